@@ -1,0 +1,67 @@
+"""The ``crawler`` command: a thin layer over library calls, one module per verb in ``crawler/commands``.
+
+Exit codes: 0 success, 1 the work ran but failed (errors during a crawl, nothing found), 2 bad usage or
+input (unknown option, malformed URL, unknown spider, unwritable data directory), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from crawler import __version__
+
+# Each entry is a module in crawler.commands with ``register(subparsers) -> None``; the parser it adds
+# sets ``func(args) -> int``.
+COMMANDS = [
+    "crawl",
+    "archive_urls",
+    "list",
+    "show",
+]
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+class CommandError(Exception):
+    """The command could not do its work: printed as one line, exit code 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crawler",
+        description="Archive news sites into WARC files and clean JSON records, and read them back.",
+        epilog="Run 'crawler COMMAND --help' for a command's options. Exit codes: 0 ok, 1 failed, 2 bad input.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"crawler.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"crawler: error: {exc}", file=sys.stderr)
+        return 2
+    except CommandError as exc:
+        print(f"crawler: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("crawler: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per ``crawler`` verb: ``register(subparsers)`` adds the parser and sets ``func(args) -> int``."""

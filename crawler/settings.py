@@ -1,0 +1,69 @@
+"""Every setting of the project, in one place, grouped and prefixed by component.
+
+Components read these only in ``from_crawler``; nothing reads settings or the environment at import time.
+Override any of them with ``-s NAME=VALUE`` (``scrapy crawl``) or the ``crawler`` command's options.
+"""
+
+from crawler import __version__
+
+BOT_NAME = "newsarchiver"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+# --- Politeness -------------------------------------------------------------------------------------
+# A contact (URL or e-mail) that site operators can reach; it goes into the User-Agent and warcinfo.
+ARCHIVE_OPERATOR_CONTACT = "https://github.com/newsarchiver/crawler"
+USER_AGENT = f"newsarchiver/{__version__} (+{ARCHIVE_OPERATOR_CONTACT})"
+ROBOTSTXT_OBEY = True
+ROBOTSTXT_PARSER = "scrapy.robotstxt.ProtegoRobotParser"
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.25
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+# Retry-After on 429/503 is honoured by crawler.politeness.RetryAfterMiddleware, up to this many seconds.
+RETRY_AFTER_MAX_DELAY = 300.0
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DOWNLOAD_TIMEOUT = 60
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+REFERER_ENABLED = True
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+
+# --- Crawl scope ------------------------------------------------------------------------------------
+DEPTH_LIMIT = 0          # 0: no limit; `--max-depth` sets it
+DEPTH_PRIORITY = 0
+
+# --- Archive (WARC capture, records, catalog) ------------------------------------------------------
+ARCHIVE_DATA_DIR = "archive-data"
+ARCHIVE_WARC_PREFIX = "crawl"
+ARCHIVE_WARC_MAX_SIZE = 1_000_000_000      # bytes; a WARC file rolls over past this size
+ARCHIVE_RUN_ID = None                      # default: generated per run (UTC timestamp + random suffix)
+
+# --- Extraction ------------------------------------------------------------------------------------
+EXTRACT_ENABLED = True
+EXTRACT_WORKERS = 0          # 0: one worker process per core
+EXTRACT_TIMEOUT = 60.0       # seconds; a page whose extraction takes longer gets a record with an error
+
+# --- Components --------------------------------------------------------------------------------------
+DOWNLOADER_MIDDLEWARES = {
+    # Captures every exchange as received, before decompression (590), redirects (600) and retries (550).
+    "crawler.capture.WarcCaptureMiddleware": 950,
+    "crawler.politeness.RetryAfterMiddleware": 560,
+}
+ITEM_PIPELINES = {
+    "crawler.pipelines.ExtractionPipeline": 300,
+    "crawler.pipelines.ArchivePipeline": 800,
+}
+EXTENSIONS = {
+    "crawler.progress.Progress": 500,
+}
+
+# --- Scrapy internals --------------------------------------------------------------------------------
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
