@@ -1,0 +1,92 @@
+"""Article text and metadata from one decoded HTML page: a pure function of (html, url, headers).
+
+This is the one adapter between the crawler and trafilatura (an upgrade of trafilatura touches this
+module and its helpers only). No Scrapy, no network, no settings: the pipeline calls `extract()` in a
+process pool and records any exception it raises.
+
+Options, chosen for the best article text on the extraction-dev set (see benchmarks/RESULTS.md):
+- comments off (`include_comments=False`): a news record is the article, not the discussion;
+- `favor_precision=True`: boilerplate in the record costs more than a missed sentence;
+- trafilatura's fallbacks (readability, jusText) stay on (`no_fallback=False`);
+- tables kept, images and links left out of the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from trafilatura import bare_extraction
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What one page yields: the article text and its normalized metadata."""
+
+    text: str
+    title: str | None
+    authors: tuple[str, ...]
+    published: str | None  # ISO 8601, with offset where the page gives one
+    modified: str | None
+    language: str | None
+    site_name: str | None
+    description: str | None
+    canonical_url: str | None
+    image: str | None
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for key in ("authors", "categories", "tags"):
+            d[key] = list(d[key])
+        return d
+
+
+EMPTY = Extraction(text="", title=None, authors=(), published=None, modified=None, language=None,
+                   site_name=None, description=None, canonical_url=None, image=None, categories=(), tags=())
+
+
+def _split_names(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(n.strip() for n in value.split(";") if n.strip())
+
+
+def extract(html: str, url: str, headers: Mapping[str, str] | None = None) -> Extraction:
+    """Extract the article text and metadata from `html` (already decoded) fetched from `url`.
+
+    `headers` are the HTTP response headers (used for Content-Language when the page gives no
+    language). Ordinary junk input (empty, binary, not HTML) returns an Extraction with empty text.
+    """
+    if not html or not html.strip():
+        return EMPTY
+    doc = bare_extraction(html, url=url, with_metadata=True, include_comments=False,
+                          favor_precision=True, include_tables=True)
+    if doc is None:
+        return EMPTY
+    language = doc.language
+    if not language and headers:
+        language = next((v for k, v in headers.items() if k.lower() == "content-language"), None)
+    return Extraction(
+        text=doc.text or "",
+        title=doc.title or None,
+        authors=_split_names(doc.author),
+        published=doc.date or None,
+        modified=None,
+        language=language or None,
+        site_name=doc.sitename or None,
+        description=doc.description or None,
+        canonical_url=doc.url or None,
+        image=doc.image or None,
+        categories=tuple(doc.categories or ()),
+        tags=tuple(doc.tags or ()),
+    )
+
+
+def extract_for_score(html: str, url: str) -> dict[str, Any]:
+    """Adapter for extraction-dev's score.py: the fields it reads."""
+    e = extract(html, url)
+    return {"text": e.text, "title": e.title, "authors": list(e.authors), "date": e.published,
+            "sitename": e.site_name}
