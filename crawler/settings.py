@@ -43,6 +43,7 @@ ARCHIVE_DATA_DIR = "archive-data"
 ARCHIVE_WARC_PREFIX = "crawl"
 ARCHIVE_WARC_MAX_SIZE = 1_000_000_000      # bytes; a WARC file rolls over past this size
 ARCHIVE_RUN_ID = None                      # default: generated per run (UTC timestamp + random suffix)
+ARCHIVE_ENABLED = True
 
 # --- Extraction ------------------------------------------------------------------------------------
 EXTRACT_ENABLED = True
@@ -60,6 +61,7 @@ ITEM_PIPELINES = {
     "crawler.pipelines.ArchivePipeline": 800,
 }
 EXTENSIONS = {
+    "crawler.storage.ArchiveStorage": 100,
     "crawler.progress.Progress": 500,
 }
 
@@ -67,3 +69,8 @@ EXTENSIONS = {
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
+
+# --- Progress ----------------------------------------------------------------------------------------
+PROGRESS_ENABLED = True
+PROGRESS_INTERVAL = 1.0          # seconds between redraws on a terminal
+PROGRESS_LOG_INTERVAL = 60.0     # seconds between progress log lines when not on a terminal

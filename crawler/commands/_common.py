@@ -1,0 +1,53 @@
+"""Options and output shared by several verbs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = "archive-data"
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("CRAWLER_DATA_DIR", DEFAULT_DATA_DIR)),
+        metavar="DIR",
+        help="the archive's data directory (default: $CRAWLER_DATA_DIR or ./archive-data)",
+    )
+
+
+def parse_setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def print_summary(result: Any, out: Any = None) -> None:
+    """The end-of-run summary: what was archived, and where."""
+    out = out or sys.stdout
+    s = result.summary
+    data_dir = Path(result.data_dir)
+    print(f"run {result.run_id} ({result.spider}) finished: {result.finish_reason}", file=out)
+    print(
+        f"  pages fetched: {s['pages_fetched']}   records: {s['records']}   articles: {s['articles']}   "
+        f"errors: {s['errors']}   bytes archived: {human_bytes(s['bytes_archived'])}",
+        file=out,
+    )
+    print(f"  WARC files:   {data_dir / 'warc'}", file=out)
+    print(f"  JSON records: {result.records_file}", file=out)
+    print(f"  catalog:      {data_dir / 'catalog.sqlite'}", file=out)
+    print(f"  log:          {result.log_file}", file=out)

@@ -1,0 +1,118 @@
+"""``crawler crawl SPIDER``: crawl seeds into WARC files, JSON records and the catalog."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from crawler.commands._common import add_data_dir, parse_setting, print_summary
+
+EPILOG = """\
+A seed may be a home or section page (links inside the site are followed), an article (archived alone
+unless --follow), a sitemap or sitemap index (plain, gzip or news sitemaps) or an RSS/Atom feed; the kind
+is detected from the response. Examples:
+  crawler crawl news --seed https://www.themoscowtimes.com/ --max-pages 200
+  crawler crawl news --seed https://example.org/sitemap.xml --since 2024-01-01
+  crawler crawl themoscowtimes --max-pages 50
+"""
+
+
+def add_scope_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("scope")
+    g.add_argument("--max-pages", type=int, metavar="N", help="stop after N pages")
+    g.add_argument("--max-depth", type=int, metavar="N", help="follow links at most N hops from a seed")
+    g.add_argument("--allow", action="append", default=[], metavar="REGEX",
+                   help="only follow URLs matching REGEX (repeatable)")
+    g.add_argument("--deny", action="append", default=[], metavar="REGEX",
+                   help="never follow URLs matching REGEX (repeatable)")
+    g.add_argument("--since", metavar="DATE", help="skip sitemap and feed entries older than DATE (ISO 8601)")
+    g.add_argument("--follow", action="store_true", help="also follow links from article seeds")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    add_data_dir(parser)
+    g = parser.add_argument_group("run")
+    g.add_argument("--contact", metavar="URL_OR_EMAIL",
+                   help="how site operators can reach you; goes into the User-Agent and the WARC warcinfo")
+    g.add_argument("--no-extract", action="store_true",
+                   help="archive only (WARC + catalog); fill the records later with 'crawler reextract'")
+    g.add_argument("-s", "--set", dest="settings", action="append", default=[], type=parse_setting,
+                   metavar="NAME=VALUE", help="override a Scrapy/project setting (repeatable)")
+    g.add_argument("-a", dest="spider_args", action="append", default=[], type=parse_setting,
+                   metavar="NAME=VALUE", help="pass an extra argument to the spider (repeatable)")
+    g.add_argument("-v", "--verbose", action="store_true", help="log what the crawl does (INFO) to stderr")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("crawl", help="crawl seed URLs with a spider", description=__doc__.split("\n")[0],
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("spider", help="spider name: news (generic) or a site spider such as themoscowtimes")
+    p.add_argument("--seed", action="append", default=[], metavar="URL", help="a seed URL (repeatable)")
+    p.add_argument("--seeds-file", type=Path, metavar="FILE", help="a file with one seed URL per line")
+    add_scope_options(p)
+    add_run_options(p)
+    p.set_defaults(func=run)
+
+
+def spider_args_from(args: argparse.Namespace) -> dict[str, Any]:
+    from crawler.cli import UsageError
+
+    kwargs: dict[str, Any] = {}
+    if getattr(args, "seed", None):
+        kwargs["seeds"] = list(args.seed)
+    if getattr(args, "seeds_file", None):
+        if not args.seeds_file.is_file():
+            raise UsageError(f"seeds file not found: {args.seeds_file}")
+        kwargs["seeds_file"] = str(args.seeds_file)
+    for name in ("max_pages", "max_depth", "since"):
+        value = getattr(args, name, None)
+        if value is not None:
+            kwargs[name] = value
+    if getattr(args, "max_pages", None) is not None and args.max_pages < 1:
+        raise UsageError("--max-pages must be at least 1")
+    if getattr(args, "max_depth", None) is not None and args.max_depth < 0:
+        raise UsageError("--max-depth must be 0 or more")
+    if getattr(args, "allow", None):
+        kwargs["allow"] = list(args.allow)
+    if getattr(args, "deny", None):
+        kwargs["deny"] = list(args.deny)
+    if getattr(args, "follow", False):
+        kwargs["follow"] = True
+    kwargs.update(dict(args.spider_args))
+    return kwargs
+
+
+def settings_from(args: argparse.Namespace) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    if getattr(args, "max_depth", None) is not None:
+        settings["DEPTH_LIMIT"] = args.max_depth
+    if args.contact:
+        from crawler import __version__
+
+        settings["ARCHIVE_OPERATOR_CONTACT"] = args.contact
+        settings["USER_AGENT"] = f"newsarchiver/{__version__} (+{args.contact})"
+    if args.no_extract:
+        settings["EXTRACT_ENABLED"] = False
+    settings.update(dict(args.settings))
+    return settings
+
+
+def execute(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any]) -> int:
+    from crawler.cli import CommandError, UsageError
+    from crawler.runner import CrawlSetupError, run_crawl
+
+    try:
+        result = run_crawl(spider, spider_kwargs, args.data_dir, settings_from(args), verbose=args.verbose)
+    except CrawlSetupError as exc:
+        raise UsageError(str(exc)) from None
+    print_summary(result)
+    if result.summary["pages_fetched"] == 0:
+        errors = sorted(k.rsplit("/", 1)[-1] for k in result.stats if k.startswith("downloader/exception_type_count/"))
+        why = f" ({', '.join(errors)})" if errors else ""
+        raise CommandError(f"nothing could be fetched{why}; is the site reachable? details in {result.log_file}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return execute(args.spider, args, spider_args_from(args))

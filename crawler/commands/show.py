@@ -1,0 +1,74 @@
+"""``crawler show URL``: the latest JSON record of a page, or its plain-text rendering."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from crawler.commands._common import add_data_dir
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("show", help="show the archived record of a URL", description=__doc__.split("\n")[0])
+    p.add_argument("url", metavar="URL")
+    add_data_dir(p)
+    p.add_argument("--text", action="store_true",
+                   help="plain text: title, 'By' line, date, body and 'Original url:' (like a saved article)")
+    p.set_defaults(func=run)
+
+
+def render_text(record: dict[str, Any]) -> str:
+    """An article as plain text, the layout of an article saved as text."""
+    lines = [record.get("title") or record["url"], ""]
+    if record.get("authors"):
+        lines.append("By " + ", ".join(record["authors"]))
+    if record.get("published"):
+        lines.append(str(record["published"]))
+    if lines[-1] != "":
+        lines.append("")
+    lines.append((record.get("text") or "").strip())
+    lines += ["", f"Original url: {record['url']}"]
+    return "\n".join(lines) + "\n"
+
+
+def _load(data_dir: Any, row: Any) -> dict[str, Any]:
+    """The full JSON record behind a catalog row (the catalog keeps only the indexed fields)."""
+    from pathlib import Path
+
+    from archive.records import iter_jsonl
+
+    d = dict(row)
+    path = Path(d["records_file"])
+    if not path.is_absolute():
+        path = Path(data_dir) / path
+    for record in iter_jsonl(path):
+        if record.get("id") == d["id"]:
+            return record
+    raise FileNotFoundError(f"record {d['id']} not found in {path}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from archive.catalog import Catalog
+    from crawler.cli import CommandError, UsageError
+
+    path = args.data_dir / "catalog.sqlite"
+    if not path.exists():
+        raise UsageError(f"no catalog in {args.data_dir} (crawl something first, or pass --data-dir)")
+    urls = [args.url]
+    try:
+        from crawler.urls import canonicalize_url
+
+        urls.append(canonicalize_url(args.url))
+    except (ImportError, ValueError):
+        pass
+    with Catalog(path) as catalog:
+        row = next((r for r in (catalog.latest_record(u) for u in urls) if r), None)
+    if row is None:
+        raise CommandError(f"no record for {args.url} in {args.data_dir} (see 'crawler list')")
+    record = _load(args.data_dir, row)
+    if args.text:
+        print(render_text(record), end="")
+    else:
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+    return 0

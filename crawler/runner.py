@@ -1,0 +1,122 @@
+"""Run one crawl in this process and report what it did: the library call behind ``crawler crawl``.
+
+Twisted's reactor runs once per process, so ``run_crawl`` may be called once per process; the scheduler
+and the tests start a ``crawler crawl`` process for each run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from crawler.progress import summarize
+from crawler.storage import new_run_id, prepare_data_dir
+
+
+class CrawlSetupError(ValueError):
+    """The crawl cannot start: unknown spider, bad spider argument, unusable data directory."""
+
+
+@dataclass(frozen=True)
+class CrawlResult:
+    run_id: str
+    data_dir: Path
+    spider: str
+    finish_reason: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return summarize(self.stats)
+
+    @property
+    def records_file(self) -> Path:
+        return self.data_dir / "records" / f"{self.run_id}.jsonl"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "runs" / f"{self.run_id}.log"
+
+
+def project_settings(overrides: Mapping[str, Any] | None = None) -> Any:
+    """The project's Scrapy settings (crawler.settings), with command-line priority overrides."""
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
+    from scrapy.utils.project import get_project_settings
+
+    settings = get_project_settings()
+    if overrides:
+        settings.setdict(dict(overrides), priority="cmdline")
+    return settings
+
+
+def spider_names() -> list[str]:
+    from scrapy.spiderloader import SpiderLoader
+
+    return sorted(SpiderLoader.from_settings(project_settings()).list())
+
+
+def _configure_logging(log_file: Path, verbose: bool) -> None:
+    from scrapy.utils.log import configure_logging
+
+    configure_logging(install_root_handler=False)
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    fmt = logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s")
+    to_file = logging.FileHandler(log_file, encoding="utf-8")
+    to_file.setLevel(logging.INFO)
+    to_file.setFormatter(fmt)
+    to_terminal = logging.StreamHandler(sys.stderr)
+    to_terminal.setLevel(logging.INFO if verbose else logging.WARNING)
+    to_terminal.setFormatter(fmt)
+    root.addHandler(to_file)
+    root.addHandler(to_terminal)
+
+
+def run_crawl(
+    spider: str,
+    spider_args: Mapping[str, Any],
+    data_dir: Path,
+    settings: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    verbose: bool = False,
+) -> CrawlResult:
+    """Crawl with ``spider`` into ``data_dir`` and return its stats; raise CrawlSetupError on bad input."""
+    from scrapy.crawler import CrawlerProcess
+
+    data_dir = Path(data_dir)
+    try:
+        prepare_data_dir(data_dir)
+    except OSError as exc:
+        raise CrawlSetupError(f"cannot write to data directory {data_dir}: {exc.strerror or exc}") from exc
+    run_id = run_id or new_run_id()
+    overrides = {"ARCHIVE_DATA_DIR": str(data_dir), "ARCHIVE_RUN_ID": run_id, **(settings or {})}
+    scrapy_settings = project_settings(overrides)
+    process = CrawlerProcess(scrapy_settings, install_root_handler=False)
+    try:
+        spidercls = process.spider_loader.load(spider)
+    except KeyError:
+        names = ", ".join(sorted(process.spider_loader.list()))
+        raise CrawlSetupError(f"unknown spider {spider!r}; available: {names}") from None
+    try:
+        spidercls(**spider_args)  # validates the arguments before anything starts
+    except (TypeError, ValueError) as exc:
+        raise CrawlSetupError(str(exc)) from None
+    _configure_logging(data_dir / "runs" / f"{run_id}.log", verbose)
+    crawler = process.create_crawler(spidercls)
+    process.crawl(crawler, **spider_args)
+    process.start()
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    stats = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in stats.items()}
+    return CrawlResult(
+        run_id=run_id,
+        data_dir=data_dir,
+        spider=spider,
+        finish_reason=str(stats.get("finish_reason", "unknown")),
+        stats=stats,
+    )

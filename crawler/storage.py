@@ -1,0 +1,145 @@
+"""One crawl's handle on the data directory: the WARC writer, the JSON record store and the catalog.
+
+``ArchiveStorage`` is a Scrapy extension so that it exists once per crawler, before the downloader
+middlewares and item pipelines are built; those find it with ``crawler.get_extension(ArchiveStorage)``.
+It opens everything when the spider opens and closes the WARC files (renaming ``*.open``), the record
+file and the catalog when the spider closes, after the pipelines have finished.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+
+from archive.catalog import Catalog
+from archive.records import RecordStore
+from archive.writer import WarcWriter, recover_open_files
+from crawler import __version__
+
+logger = logging.getLogger(__name__)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, collision-safe run id: UTC timestamp plus random suffix."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def prepare_data_dir(data_dir: Path) -> Path:
+    """Create the data directory layout and check it is writable; raise OSError with a clear message."""
+    data_dir = Path(data_dir)
+    for sub in ("warc", "records", "index", "runs"):
+        (data_dir / sub).mkdir(parents=True, exist_ok=True)
+    probe = data_dir / f".write-test-{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
+    return data_dir
+
+
+class ArchiveStorage:
+    """Owns the writer, record store and catalog of one crawl run."""
+
+    def __init__(
+        self,
+        crawler: Crawler,
+        data_dir: Path,
+        run_id: str,
+        warc_prefix: str,
+        warc_max_size: int,
+        operator: str,
+    ) -> None:
+        self.crawler = crawler
+        self.data_dir = Path(data_dir)
+        self.run_id = run_id
+        self.warc_prefix = warc_prefix
+        self.warc_max_size = warc_max_size
+        self.operator = operator
+        self.writer: WarcWriter | None = None
+        self.records: RecordStore | None = None
+        self.catalog: Catalog | None = None
+        self.closed_warcs: list[Path] = []
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchiveStorage:
+        settings = crawler.settings
+        if not settings.getbool("ARCHIVE_ENABLED", True):
+            raise NotConfigured("ARCHIVE_ENABLED is off")
+        run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
+        return cls(
+            crawler,
+            data_dir=Path(settings.get("ARCHIVE_DATA_DIR")),
+            run_id=run_id,
+            warc_prefix=settings.get("ARCHIVE_WARC_PREFIX"),
+            warc_max_size=settings.getint("ARCHIVE_WARC_MAX_SIZE"),
+            operator=settings.get("ARCHIVE_OPERATOR_CONTACT"),
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def open(self, spider: Spider) -> None:
+        if self.writer is not None:
+            return
+        prepare_data_dir(self.data_dir)
+        for path in recover_open_files(self.data_dir / "warc"):
+            logger.warning("recovered unfinished WARC file from an earlier run: %s", path)
+        settings = self.crawler.settings
+        warcinfo = {
+            "software": f"newsarchiver/{__version__} (Scrapy, warcio)",
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "isPartOf": self.run_id,
+            "description": f"crawl run {self.run_id} of spider {spider.name}",
+            "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+            "operator": self.operator or "",
+            "http-header-user-agent": settings.get("USER_AGENT") or "",
+            "hostname": socket.gethostname(),
+        }
+        self.writer = WarcWriter(
+            self.data_dir / "warc",
+            prefix=self.warc_prefix,
+            max_size=self.warc_max_size,
+            warcinfo=warcinfo,
+            on_close=self._warc_closed,
+        )
+        self.records = RecordStore(self.data_dir / "records", self.run_id)
+        self.catalog = Catalog(self.data_dir / "catalog.sqlite")
+        args = {k: v for k, v in vars(spider).items() if isinstance(v, str | int | float | bool | list)}
+        self.catalog.start_run(self.run_id, spider.name, json.loads(json.dumps(args, default=str)))
+
+    def _warc_closed(self, path: Path) -> None:
+        self.closed_warcs.append(path)
+        try:
+            from archive.cdxj import append_to_index
+        except ImportError:  # the index module is optional until it lands
+            return
+        append_to_index(self.data_dir, path)
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.open(spider)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        stats: dict[str, Any] = {}
+        if self.crawler.stats is not None:
+            stats = {
+                k: (v.isoformat() if isinstance(v, datetime) else v)
+                for k, v in self.crawler.stats.get_stats().items()
+            }
+        if self.writer is not None:
+            self.writer.close()
+        if self.records is not None:
+            self.records.close()
+        if self.catalog is not None:
+            status = "finished" if reason in ("finished", "max_pages", "closespider_pagecount") else reason
+            self.catalog.finish_run(self.run_id, stats, status)
+            self.catalog.close()
