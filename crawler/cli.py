@@ -20,6 +20,7 @@ COMMANDS = [
     "archive_urls",
     "list",
     "show",
+    "demo",
 ]
 
 

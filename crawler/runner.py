@@ -61,6 +61,10 @@ def spider_names() -> list[str]:
     return sorted(SpiderLoader.from_settings(project_settings()).list())
 
 
+def _own_warnings(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.CRITICAL or not record.name.startswith(("scrapy", "twisted", "py.warnings"))
+
+
 def _configure_logging(log_file: Path, verbose: bool) -> None:
     from scrapy.utils.log import configure_logging
 
@@ -74,6 +78,10 @@ def _configure_logging(log_file: Path, verbose: bool) -> None:
     to_terminal = logging.StreamHandler(sys.stderr)
     to_terminal.setLevel(logging.INFO if verbose else logging.WARNING)
     to_terminal.setFormatter(fmt)
+    if not verbose:
+        # Per-page failures (a 404, a refused connection) are the crawl's business, not the user's: they
+        # are counted in the summary and logged in full to the run's log file, not spilled on stderr.
+        to_terminal.addFilter(_own_warnings)
     root.addHandler(to_file)
     root.addHandler(to_terminal)
 

@@ -1,0 +1,44 @@
+"""``crawler demo``: serve the bundled demo news site on 127.0.0.1, crawl it, and show what was archived."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from crawler.commands._common import print_summary
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("demo", help="crawl the bundled demo site (no internet needed) and show the result",
+                       description=__doc__.split("\n")[0])
+    p.add_argument("--data-dir", type=Path, default=Path("demo-data"), metavar="DIR",
+                   help="where to write the demo archive (default: ./demo-data)")
+    p.add_argument("--articles", type=int, default=30, metavar="N", help="articles on the demo site (30)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what the crawl does to stderr")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from crawler.cli import CommandError, UsageError
+    from crawler.demosite import Site, serve
+    from crawler.runner import CrawlSetupError, run_crawl
+
+    with serve(Site(articles=args.articles)) as server:
+        print(f"demo site: serving {server.base_url}/ on 127.0.0.1 ({args.articles} articles)")
+        try:
+            result = run_crawl("news", {"seeds": [server.base_url + "/"]}, args.data_dir,
+                               {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False}, verbose=args.verbose)
+        except CrawlSetupError as exc:
+            raise UsageError(str(exc)) from None
+    print_summary(result)
+    if result.summary["articles"] == 0:
+        raise CommandError(f"the demo crawl archived no article; see {result.log_file}")
+    index = Path(args.data_dir) / "index"
+    if any(index.glob("*.cdxj")):
+        print(f"  CDXJ index:   {index}")
+    print("next:")
+    print(f"  crawler list --data-dir {args.data_dir} --kind article")
+    print(f"  crawler show URL --text --data-dir {args.data_dir}")
+    print(f"  crawler replay serve --data-dir {args.data_dir}     # browse the archive through pywb")
+    return 0
