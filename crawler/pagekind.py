@@ -1,0 +1,170 @@
+"""Is a fetched HTML page an article or another page (home, section, tag, static)?
+
+Decided from what the page says about itself: ``og:type`` article, JSON-LD ``NewsArticle``/``Article``/
+``BlogPosting``..., microdata ``itemtype`` Article, one ``<article>`` with a headline and paragraphs, a byline
+and a publication time. A URL shaped like an article (date in the path, ``-a12345`` id, long slug) adds a
+little weight and can tip a borderline page, but never decides alone. Listing pages (many ``<article>``
+teasers or many ``<time>`` elements) count against. A pure function; it runs on every page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Literal
+
+import lxml.html
+from lxml.etree import ParserError, _Element
+
+PageKind = Literal["article", "page"]
+
+# JSON-LD / microdata types that mean "this page is one article".
+ARTICLE_TYPES: frozenset[str] = frozenset(
+    {
+        "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
+        "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "askpublicnewsarticle",
+        "satiricalarticle", "scholarlyarticle", "techarticle", "socialmediaposting", "liveblogposting",
+        "report", "advertisercontentarticle", "medicalscholarlyarticle", "posting",
+    }
+)
+# og:type values that mean an article.
+OG_ARTICLE_TYPES: frozenset[str] = frozenset({"article", "news", "blog", "blogpost", "newsarticle"})
+
+_THRESHOLD = 3
+_DATE_IN_PATH = re.compile(r"/(?:19|20)\d{2}/(?:0?[1-9]|1[0-2])(?:/(?:0?[1-9]|[12]\d|3[01]))?/[^/]+")
+_ID_IN_PATH = re.compile(r"[-_/](?:a|article|story|news|id)?-?\d{4,}(?:\.html?)?/?$", re.IGNORECASE)
+_BYLINE = re.compile(r"byline|author", re.IGNORECASE)
+_WS = re.compile(r"\s+")
+
+
+def _tree(html_or_tree: str | bytes | _Element) -> _Element | None:
+    if isinstance(html_or_tree, _Element):
+        return html_or_tree
+    if not html_or_tree or not html_or_tree.strip():
+        return None
+    try:
+        return lxml.html.fromstring(html_or_tree)
+    except (ParserError, ValueError):
+        # Unparseable markup carries no article signal; callers still get an answer ("page").
+        return None
+
+
+def _types_in(node: object, out: set[str], top: bool = True) -> None:
+    """Collect the lower-cased @type values of the JSON-LD entities that describe the page itself
+    (top level, lists and @graph), not those nested as values (an ItemList's items are not the page)."""
+    if isinstance(node, list):
+        for x in node:
+            _types_in(x, out, top)
+        return
+    if not isinstance(node, dict):
+        return
+    t = node.get("@type")
+    for name in t if isinstance(t, list) else [t]:
+        if isinstance(name, str):
+            out.add(name.rsplit("/", 1)[-1].lower())
+    if "@graph" in node:
+        _types_in(node["@graph"], out, top)
+    main = node.get("mainEntity")
+    if top and isinstance(main, dict | list):
+        _types_in(main, out, False)
+
+
+def jsonld_types(tree: _Element) -> set[str]:
+    """Lower-cased @type names declared by the page's JSON-LD blocks (malformed blocks are skipped)."""
+    out: set[str] = set()
+    for script in tree.iterfind(".//script[@type]"):
+        if script.get("type", "").split(";")[0].strip().lower() != "application/ld+json":
+            continue
+        text = (script.text or "").strip()
+        if not text:
+            continue
+        try:
+            data = json.loads(text, strict=False)
+        except ValueError:
+            # Broken JSON-LD is common on real sites; it simply gives no signal.
+            continue
+        _types_in(data, out)
+    return out
+
+
+def _meta(tree: _Element, prop: str) -> str:
+    for m in tree.iterfind(".//meta"):
+        if (m.get("property") or m.get("name") or "").strip().lower() == prop:
+            return (m.get("content") or "").strip().lower()
+    return ""
+
+
+def _text_len(el: _Element) -> int:
+    return len(_WS.sub(" ", el.text_content()).strip())
+
+
+def url_hint(url: str, pattern: re.Pattern[str] | None = None) -> bool:
+    """True when the URL's path looks like an article's (a hint only)."""
+    path = url.split("://", 1)[-1].partition("/")[2].partition("?")[0].partition("#")[0]
+    path = "/" + path
+    if pattern is not None and pattern.search(path):
+        return True
+    if _DATE_IN_PATH.search(path) or _ID_IN_PATH.search(path.rstrip("/")):
+        return True
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return last.count("-") >= 4 and len(last) >= 30
+
+
+def score(html_or_tree: str | bytes | _Element, url: str, pattern: re.Pattern[str] | None = None) -> int:
+    """The article score of a page: ``classify`` says "article" from ``_THRESHOLD`` up."""
+    tree = _tree(html_or_tree)
+    if tree is None:
+        return 0
+    points = 0
+    og = _meta(tree, "og:type")
+    if og in OG_ARTICLE_TYPES or og.startswith("article"):
+        points += 3
+    types = jsonld_types(tree)
+    if types & ARTICLE_TYPES:
+        points += 3
+    elif types & {"collectionpage", "itemlist", "searchresultspage", "profilepage"}:
+        points -= 2
+    itemtypes = [
+        t.rstrip("/").rsplit("/", 1)[-1].lower() for t in tree.xpath("//@itemtype") if isinstance(t, str)
+    ]
+    article_items = sum(1 for t in itemtypes if t in ARTICLE_TYPES)
+    if article_items == 1:
+        points += 2
+    if _meta(tree, "article:published_time"):
+        points += 1
+
+    articles = tree.xpath("//article")
+    if len(articles) >= 4 or article_items >= 4:
+        points -= 4                       # a listing of teasers
+    elif articles:
+        main = max(articles, key=_text_len)
+        paragraphs = [p for p in main.iter("p") if _text_len(p) >= 60]
+        if main.xpath(".//h1|.//h2") and len(paragraphs) >= 3:
+            points += 2
+    else:
+        paragraphs = [p for p in tree.iter("p") if _text_len(p) >= 80]
+        if tree.xpath("//h1") and len(paragraphs) >= 5:
+            points += 1
+
+    times = tree.xpath("//time")
+    if len(times) >= 6:
+        points -= 2                       # many dated items: a listing
+    elif times or _meta(tree, "article:published_time"):
+        points += 1 if times else 0
+    if tree.xpath("//*[@rel='author'] | //*[@itemprop='author']") or any(
+        _BYLINE.search(c) for c in tree.xpath("//*[@class]/@class") if isinstance(c, str)
+    ):
+        points += 1
+    if url_hint(url, pattern):
+        points += 1
+    return points
+
+
+def classify(
+    html_or_tree: str | bytes | _Element, url: str, *, pattern: re.Pattern[str] | None = None
+) -> PageKind:
+    """"article" or "page" for the HTML (text or an lxml tree) fetched from ``url``.
+
+    ``pattern``, when given, is a site's article path regex (a hint like the generic URL shapes).
+    """
+    return "article" if score(html_or_tree, url, pattern) >= _THRESHOLD else "page"

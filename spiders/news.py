@@ -1,0 +1,306 @@
+"""``news``: a generic news-site spider. Give it seeds; it works out what each one is.
+
+Arguments (``scrapy crawl news -a name=value``; ``crawler crawl news --name value`` passes the same):
+
+``seeds``       comma-separated URLs       ``seeds_file``  a file, one URL a line, ``#`` comments
+``follow``      1/true: also follow links from article seeds and from sitemap/feed entries
+``max_pages``   stop scheduling pages after this many (the spider then closes with reason "max_pages")
+``max_depth``   link hops from a seed (pagination, sitemap and feed hops do not count)
+``allow``/``deny``  regexes (a list, or one per line) searched in canonical URLs of followed links/entries
+``since``       ISO 8601 date/datetime: sitemap and feed entries dated before it are skipped
+``domains``     extra registered domains in scope (comma-separated); the seeds' domains always are
+
+A seed is sniffed from its response: an article (archived alone unless ``follow``), any other HTML page
+(its in-scope links are followed, its feeds and its site's robots.txt sitemaps discovered), a sitemap or
+sitemap index (plain or gzip, incl. news sitemaps) or an RSS/RDF/Atom feed (their entries are fetched).
+Every HTML 2xx response becomes a ``crawler.items.PageItem``; other content is archived by the capture
+middleware but yields no item.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import scrapy
+from lxml.etree import _Element
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider
+from scrapy.http import Request, Response, TextResponse
+from scrapy.linkextractors import IGNORED_EXTENSIONS
+from scrapy.utils.response import get_base_url
+
+from crawler.items import PageItem
+from crawler.pagekind import classify
+from crawler.urls import Scope, canonicalize_url
+from spiders.listings import parse_feed, parse_sitemap, robots_sitemaps
+from spiders.options import SpiderOptions
+from spiders.seeds import BodyError, Kind, detect_kind, xml_body
+
+_SKIP_EXTENSIONS = tuple(f".{e}" for e in IGNORED_EXTENSIONS) + (".gz",)
+_FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"}
+_PAGE_PARAMS = re.compile(r"(?:^|&)(?:page|p|pg|paged|start|offset)=\d+(?:&|$)", re.IGNORECASE)
+_PAGE_PATH = re.compile(r"/page/\d+/?$", re.IGNORECASE)
+
+# request.meta keys of this spider
+ROLE = "news_role"          # "seed" | "page" | "listing" | "robots"
+FOLLOW = "news_follow"      # follow links of this page when it is HTML
+HOPS = "news_hops"          # link hops from the seed (pagination, sitemap and feed hops excluded)
+COUNTED = "news_counted"    # the request used a unit of max_pages
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class NewsSpider(scrapy.Spider):
+    name = "news"
+    # A site's article path regex: a hint for crawler.pagekind.classify (site spiders set it).
+    article_pattern: re.Pattern[str] | None = None
+
+    def __init__(
+        self,
+        *args: Any,
+        seeds: str | Iterable[str] | None = None,
+        seeds_file: str | None = None,
+        follow: object = None,
+        max_pages: object = None,
+        max_depth: object = None,
+        allow: str | Iterable[str] | None = None,
+        deny: str | Iterable[str] | None = None,
+        since: object = None,
+        domains: str | Iterable[str] | None = None,
+        default_seeds: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.options = SpiderOptions.from_args(
+            seeds=seeds, seeds_file=seeds_file, follow=follow, max_pages=max_pages, max_depth=max_depth,
+            allow=allow, deny=deny, since=since, domains=domains, default_seeds=default_seeds,
+        )
+        self.scope = Scope.for_seeds(
+            list(self.options.seeds), allow=self.options.allow, deny=self.options.deny,
+            extra_domains=self.options.domains,
+        )
+        self._seen: set[str] = set()                      # canonical URLs already requested
+        self._pages = 0                                   # page requests counted against max_pages
+        self._limit_reached = False
+        self._robots: dict[str, list[str]] = {}           # origin -> sitemaps named in its robots.txt
+        self._discover: set[str] = set()                  # origins whose robots sitemaps are wanted
+        self._max_gunzip = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider._max_gunzip = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        return spider
+
+    # --- requests -------------------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        origins: dict[str, None] = {}
+        for seed in self.options.seeds:
+            url = canonicalize_url(seed)
+            origins[_origin(url)] = None
+            request = self._request(url, role="seed", follow=False, hops=0, callback=self.parse_seed)
+            if request is not None:
+                yield request
+        for origin in origins:
+            yield Request(f"{origin}/robots.txt", callback=self.parse_robots, meta={ROLE: "robots"})
+
+    def _request(
+        self, url: str, *, role: str, follow: bool, hops: int, callback: Any = None
+    ) -> Request | None:
+        """A request for a canonical URL not requested before; ``None`` when seen or over max_pages."""
+        if url in self._seen:
+            return None
+        counted = role in ("seed", "page")
+        if counted and self.options.max_pages is not None:
+            if self._pages >= self.options.max_pages:
+                self._limit_reached = True
+                return None
+            self._pages += 1
+        self._seen.add(url)
+        meta = {ROLE: role, FOLLOW: follow, HOPS: hops, COUNTED: counted}
+        return Request(url, callback=callback or self.parse, meta=meta)
+
+    def _on_idle(self, spider: scrapy.Spider) -> None:
+        if spider is self and self._limit_reached:
+            raise CloseSpider("max_pages")
+
+    # --- callbacks ------------------------------------------------------------------------------------
+
+    def parse_seed(self, response: Response) -> Iterator[Any]:
+        """A seed's response: what it is decides what the crawl does next."""
+        return self.parse(response)
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        try:
+            kind = detect_kind(response.body, content_type, self._max_gunzip)
+        except BodyError as exc:
+            self.logger.error(f"skipping {response.url}: {exc}")
+            return
+        if kind in (Kind.SITEMAP, Kind.SITEMAP_INDEX, Kind.FEED):
+            if response.meta.get(COUNTED):      # a listing is not a page: give the unit back
+                self._pages -= 1
+            yield from self._parse_listing(response, kind)
+        elif kind is Kind.HTML and isinstance(response, TextResponse):
+            yield from self._parse_html(response)
+        else:
+            self.logger.debug(f"not HTML, no item: {response.url} ({content_type or 'no Content-Type'})")
+
+    def parse_robots(self, response: Response) -> Iterator[Request]:
+        """Remember the sitemaps a robots.txt names; fetch them once a seed of that origin is a page."""
+        origin = _origin(response.url)
+        self._robots[origin] = robots_sitemaps(response.body, response.url)
+        if origin in self._discover:
+            yield from self._robots_requests(origin)
+
+    def _robots_requests(self, origin: str) -> Iterator[Request]:
+        for url in self._robots.pop(origin, []):
+            url = canonicalize_url(url)
+            if self.scope.in_domain(url):
+                request = self._request(url, role="listing", follow=True, hops=0)
+                if request is not None:
+                    yield request
+
+    def _parse_listing(self, response: Response, kind: Kind) -> Iterator[Request]:
+        role = response.meta.get(ROLE, "seed")
+        follow = self.options.follow if role == "seed" else bool(response.meta.get(FOLLOW))
+        hops = int(response.meta.get(HOPS, 0))
+        body = xml_body(response.body, self._max_gunzip)  # detect_kind has decoded it once already
+        try:
+            if kind is Kind.FEED:
+                entries = list(parse_feed(body, response.url))
+            else:
+                entries = list(parse_sitemap(body, response.url))
+        except ValueError as exc:
+            self.logger.error(f"skipping {response.url}: {exc}")
+            return
+        stats = self.crawler.stats if getattr(self, "crawler", None) else None
+        for entry in entries:
+            url = self._canonical(entry.url)
+            if url is None:
+                continue
+            if entry.older_than(self.options.since):
+                if stats:
+                    stats.inc_value("news/skipped_older_than_since")
+                continue
+            if kind is Kind.SITEMAP_INDEX:
+                if not self.scope.in_domain(url) or any(p.search(url) for p in self.scope.deny):
+                    continue
+                request = self._request(url, role="listing", follow=follow, hops=hops)
+            else:
+                if not self.scope.allows(url):
+                    continue
+                request = self._request(url, role="page", follow=follow, hops=hops)
+            if request is not None:
+                yield request
+
+    def _parse_html(self, response: TextResponse) -> Iterator[Any]:
+        tree: _Element = response.selector.root
+        kind = classify(tree, response.url, pattern=self.article_pattern)
+        yield self._item(response, kind)
+        role = response.meta.get(ROLE, "seed")
+        if role == "seed":
+            follow = self.options.follow or kind == "page"
+            if follow:
+                origin = _origin(response.url)
+                self._discover.add(origin)
+                yield from self._robots_requests(origin)
+        else:
+            follow = bool(response.meta.get(FOLLOW))
+        if follow:
+            yield from self._follow_links(response, tree)
+
+    def _item(self, response: TextResponse, kind: str) -> PageItem:
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, values in response.headers.items()
+            for value in values
+        ]
+        when = response.meta.get("warc_date")
+        if isinstance(when, datetime):
+            fetched_at = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        else:
+            fetched_at = str(when) if when else _utc_now()
+        return PageItem(
+            url=response.url,
+            status=response.status,
+            headers=headers,
+            content_type=response.headers.get(b"Content-Type", b"").decode("latin-1"),
+            html=response.text,
+            encoding=response.encoding,
+            fetched_at=fetched_at,
+            warc=response.meta.get("warc"),
+            kind=kind,
+            depth=int(response.meta.get("depth", 0)),
+        )
+
+    # --- links ----------------------------------------------------------------------------------------
+
+    def _canonical(self, url: str) -> str | None:
+        try:
+            return canonicalize_url(url)
+        except ValueError:
+            self.logger.debug(f"ignoring malformed URL {url!r}")
+            return None
+
+    def _follow_links(self, response: TextResponse, tree: _Element) -> Iterator[Request]:
+        base = get_base_url(response)
+        hops = int(response.meta.get(HOPS, 0))
+        max_depth = self.options.max_depth
+        here = canonicalize_url(response.url)
+        for link in tree.iter("link"):          # feeds announced with <link rel="alternate">
+            rel = (link.get("rel") or "").lower().split()
+            if "alternate" in rel and (link.get("type") or "").strip().lower() in _FEED_TYPES:
+                url = self._canonical(urljoin(base, (link.get("href") or "").strip()))
+                if url and self.scope.in_domain(url) and not any(p.search(url) for p in self.scope.deny):
+                    request = self._request(url, role="listing", follow=True, hops=hops)
+                    if request is not None:
+                        yield request
+        for a in tree.iter("a"):
+            href = (a.get("href") or "").strip()
+            if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
+                continue
+            url = self._canonical(urljoin(base, href))
+            if url is None or url in self._seen or url == here:
+                continue
+            if urlsplit(url).path.lower().endswith(_SKIP_EXTENSIONS) or not self.scope.allows(url):
+                continue
+            next_hops = hops if _is_pagination(a, url, here) else hops + 1
+            if max_depth is not None and next_hops > max_depth:
+                continue
+            request = self._request(url, role="page", follow=True, hops=next_hops)
+            if request is not None:
+                yield request
+
+
+def _is_pagination(a: _Element, url: str, here: str) -> bool:
+    """True for a link to another page of the same listing (rel=next/prev, a pager, ?page=N)."""
+    rel = (a.get("rel") or "").lower().split()
+    if "next" in rel or "prev" in rel or "previous" in rel:
+        return True
+    target, current = urlsplit(url), urlsplit(here)
+    if target.netloc == current.netloc:
+        if target.path == current.path and _PAGE_PARAMS.search(target.query):
+            return True
+        if _PAGE_PATH.search(target.path) and target.path.startswith(_PAGE_PATH.sub("", current.path)):
+            return True
+    for parent in a.iterancestors():
+        marker = f"{parent.get('class') or ''} {parent.get('id') or ''}".lower()
+        if "pagination" in marker or "pager" in marker or "paging" in marker:
+            return True
+    return False
+
