@@ -21,6 +21,8 @@ COMMANDS = [
     "list",
     "show",
     "demo",
+    "index",
+    "replay",
 ]
 
 

@@ -1,0 +1,383 @@
+"""The CDXJ index: one line per archived capture, the format pywb and WACZ read.
+
+A line is ``SURT TIMESTAMP14 {"url", "mime", "status", "digest", "length", "offset", "filename"}``, sorted by
+its text so that a lookup is a binary search over the file. ``filename`` is relative to the data
+directory's ``warc/`` folder, or absolute for WARC files kept elsewhere. Response, revisit and resource
+records are indexed; a revisit carries ``"mime": "warc/revisit"`` and the payload digest of its original,
+which is how it resolves (see ``archive.replay``).
+
+Bad input (corrupt gzip, truncated records, files that are not WARC, ``.open`` files) never stops
+indexing: each bad record becomes a ``BadRecord`` naming file and offset, the scan resynchronises on
+the next record, and the caller decides the exit status.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import surt as _surt
+from warcio.archiveiterator import ArchiveIterator
+from warcio.limitreader import LimitReader
+
+log = logging.getLogger(__name__)
+
+INDEXED_TYPES = frozenset({"response", "revisit", "resource"})
+REVISIT_MIME = "warc/revisit"
+INDEX_DIR = "index"
+INDEX_NAME = "index.cdxj"
+WARC_DIR = "warc"
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_WARC_MAGIC = b"WARC/1."
+
+
+@dataclass(frozen=True)
+class CdxjLine:
+    key: str                 # SURT of the URL, e.g. "com,example)/news/1"
+    timestamp: str           # 14 digits, UTC
+    url: str
+    mime: str                # media type without parameters; "warc/revisit" for revisits
+    status: int | None       # HTTP status; None for resource records
+    digest: str | None       # payload digest, "sha1:" prefix dropped as pywb does
+    length: int              # bytes of the record (its gzip member in a .warc.gz)
+    offset: int
+    filename: str
+
+    @property
+    def is_revisit(self) -> bool:
+        return self.mime == REVISIT_MIME
+
+    def to_text(self) -> str:
+        fields: dict[str, object] = {"url": self.url, "mime": self.mime}
+        if self.status is not None:
+            fields["status"] = str(self.status)
+        if self.digest:
+            fields["digest"] = self.digest
+        fields.update(length=str(self.length), offset=str(self.offset), filename=self.filename)
+        return f"{self.key} {self.timestamp} {json.dumps(fields, ensure_ascii=False, separators=(', ', ': '))}"
+
+    @classmethod
+    def parse(cls, text: str) -> CdxjLine:
+        try:
+            key, timestamp, rest = text.rstrip("\n").split(" ", 2)
+            d = json.loads(rest)
+            status = d.get("status")
+            return cls(key=key, timestamp=timestamp, url=d["url"], mime=d.get("mime", "unk"),
+                       status=int(status) if status not in (None, "", "-") else None,
+                       digest=d.get("digest"), length=int(d["length"]), offset=int(d["offset"]),
+                       filename=d["filename"])
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"not a CDXJ line ({exc}): {text[:200]!r}") from exc
+
+    def with_location(self, *, filename: str, offset: int, length: int | None = None) -> CdxjLine:
+        return CdxjLine(self.key, self.timestamp, self.url, self.mime, self.status, self.digest,
+                        self.length if length is None else length, offset, filename)
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A record (or whole file) that could not be indexed or loaded."""
+
+    filename: str
+    offset: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.filename} at offset {self.offset}: {self.message}"
+
+
+@dataclass(frozen=True)
+class IndexScan:
+    """What indexing one WARC file found: its good lines and its bad records."""
+
+    path: Path
+    lines: tuple[CdxjLine, ...]
+    problems: tuple[BadRecord, ...]
+
+
+class BadWarcError(Exception):
+    """Raised by ``index_warc`` when a file has bad records; ``scan`` keeps the good lines."""
+
+    def __init__(self, scan: IndexScan) -> None:
+        self.scan = scan
+        listed = "; ".join(str(p) for p in scan.problems[:5])
+        more = f" (and {len(scan.problems) - 5} more)" if len(scan.problems) > 5 else ""
+        super().__init__(f"{len(scan.problems)} bad record(s): {listed}{more}")
+
+
+def surt_key(url: str) -> str:
+    """The SURT form of a URL as pywb computes it; URLs it cannot parse are keyed by themselves."""
+    try:
+        return str(_surt.surt(url))
+    except (ValueError, TypeError, AttributeError, UnicodeError):
+        return url.lower()
+
+
+def timestamp14(warc_date: str) -> str:
+    """``2026-11-27T11:22:33.123456Z`` -> ``20261127112233``."""
+    digits = "".join(ch for ch in warc_date if ch.isdigit())[:14]
+    if len(digits) < 14:
+        digits = digits.ljust(14, "0")
+    return digits
+
+
+def index_path(data_dir: Path) -> Path:
+    return data_dir / INDEX_DIR / INDEX_NAME
+
+
+def index_filename(data_dir: Path, warc_path: Path) -> str:
+    """The ``filename`` a WARC gets in the index: relative to ``warc/`` when it lives there."""
+    warc_dir = (data_dir / WARC_DIR).resolve()
+    resolved = warc_path.resolve()
+    if resolved.parent == warc_dir:
+        return resolved.name
+    return str(resolved)
+
+
+def resolve_filename(data_dir: Path, filename: str) -> Path:
+    path = Path(filename)
+    return path if path.is_absolute() else data_dir / WARC_DIR / path
+
+
+def index_warc(path: Path, filename: str | None = None) -> list[CdxjLine]:
+    """The CDXJ lines of one WARC file; raises ``BadWarcError`` (holding the good lines) on bad records."""
+    scan = scan_warc(path, filename)
+    if scan.problems:
+        raise BadWarcError(scan)
+    return list(scan.lines)
+
+
+def scan_warc(path: Path, filename: str | None = None) -> IndexScan:
+    """Index every response, revisit and resource record of ``path``; bad records are reported, skipped."""
+    name = filename if filename is not None else path.name
+    if path.name.endswith(".open"):
+        return IndexScan(path, (), (BadRecord(name, 0, "file is still being written (.open); "
+                                              "index it once the crawl has closed it"),))
+    if not path.is_file():
+        return IndexScan(path, (), (BadRecord(name, 0, "not a regular file (missing, a directory or a pipe)"),))
+    lines: list[CdxjLine] = []
+    problems: list[BadRecord] = []
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        gzipped = fh.read(3) == _GZIP_MAGIC
+        pos = 0
+        while pos < size:
+            fh.seek(pos)
+            failed_at = _scan_from(fh, name, lines, problems)
+            if failed_at is None:
+                break
+            pos = _resync(fh, failed_at + 1, gzipped)
+            if pos < 0:
+                break
+    return IndexScan(path, tuple(lines), tuple(problems))
+
+
+def _scan_from(fh: object, name: str, lines: list[CdxjLine], problems: list[BadRecord]) -> int | None:
+    """Iterate records from the current position; return the offset of a bad record, or None at the end."""
+    it = ArchiveIterator(fh)
+    try:
+        for record in it:
+            line, trouble = _index_record(record, name)
+            offset, length = it.get_record_offset(), it.get_record_length()
+            if trouble:
+                problems.append(BadRecord(name, offset, trouble))
+            elif line is not None:
+                lines.append(line.with_location(filename=name, offset=offset, length=length))
+    except Exception as exc:  # warcio raises many kinds on corrupt input; each is reported here
+        problems.append(BadRecord(name, it.offset, _describe(exc)))
+        return int(it.offset)
+    finally:
+        it.close()
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    kind = type(exc).__name__
+    if isinstance(exc, EOFError) or "EOF" in text or "end of stream" in text.lower():
+        return f"truncated record ({kind}: {text or 'unexpected end of file'})"
+    return f"unreadable record ({kind}: {text or 'no detail'}); the file may be corrupt or not a WARC"
+
+
+def _resync(fh: object, start: int, gzipped: bool) -> int:
+    """Offset of the next plausible record start at or after ``start``, or -1."""
+    magic = _GZIP_MAGIC if gzipped else _WARC_MAGIC
+    fh.seek(start)  # type: ignore[attr-defined]
+    carry = b""
+    base = start
+    while True:
+        chunk = fh.read(1 << 20)  # type: ignore[attr-defined]
+        if not chunk:
+            return -1
+        data = carry + chunk
+        found = data.find(magic)
+        while found >= 0 and not gzipped and found > 0 and data[found - 1:found] != b"\n":
+            found = data.find(magic, found + 1)
+        if found >= 0:
+            return base + found
+        keep = len(magic)
+        base += len(data) - keep
+        carry = data[-keep:]
+
+
+def _index_record(record: object, name: str) -> tuple[CdxjLine | None, str | None]:
+    rec_type = record.rec_type  # type: ignore[attr-defined]
+    if rec_type not in INDEXED_TYPES:
+        return None, None
+    headers = record.rec_headers  # type: ignore[attr-defined]
+    url = (headers.get_header("WARC-Target-URI") or "").strip("<>")
+    date = headers.get_header("WARC-Date") or ""
+    if not url or not date:
+        return None, "record has no WARC-Target-URI or WARC-Date"
+    digest = headers.get_header("WARC-Payload-Digest")
+    raw = record.raw_stream  # type: ignore[attr-defined]
+    hasher = hashlib.sha1() if not digest and rec_type != "revisit" else None
+    while True:
+        chunk = raw.read(1 << 16)
+        if not chunk:
+            break
+        if hasher is not None:
+            hasher.update(chunk)
+    if isinstance(raw, LimitReader) and raw.limit > 0:
+        return None, f"truncated record: {raw.limit} byte(s) of its content are missing"
+    if hasher is not None:
+        digest = "sha1:" + base64.b32encode(hasher.digest()).decode("ascii")
+    http = record.http_headers  # type: ignore[attr-defined]
+    status: int | None = None
+    if rec_type == "revisit":
+        mime = REVISIT_MIME
+    elif http is not None and rec_type == "response":
+        mime = http.get_header("Content-Type") or ""
+    else:
+        mime = headers.get_header("Content-Type") or ""
+    if http is not None and rec_type in ("response", "revisit"):
+        try:
+            status = int(http.get_statuscode())
+        except (TypeError, ValueError):
+            status = None
+    mime = mime.split(";", 1)[0].strip().lower() or "unk"
+    if digest and digest.lower().startswith("sha1:"):
+        digest = digest[5:]
+    line = CdxjLine(key=surt_key(url), timestamp=timestamp14(date), url=url, mime=mime, status=status,
+                    digest=digest, length=0, offset=0, filename=name)
+    return line, None
+
+
+# --- The index file ---------------------------------------------------------------------------------
+
+def read_index(path: Path) -> Iterator[CdxjLine]:
+    """Every line of a CDXJ file, in file order; a missing file is an empty index."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as fh:
+        for raw in fh:
+            if raw.strip() and not raw.startswith("!"):
+                yield CdxjLine.parse(raw)
+
+
+def write_index(path: Path, lines: Iterable[CdxjLine]) -> int:
+    """Write ``lines`` sorted and without duplicates, atomically (temp file + rename); returns the count."""
+    texts = sorted({line.to_text() for line in lines})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            for text in texts:
+                out.write(text + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(texts)
+
+
+def merge_into_index(path: Path, scans: Iterable[IndexScan], *, replace_all: bool = False) -> int:
+    """Put the lines of ``scans`` into the index at ``path``, replacing earlier lines of the same files.
+
+    With ``replace_all`` the index holds exactly the scanned files afterwards. Locked against concurrent
+    writers (crawls closing WARC files while ``crawler index`` runs).
+    """
+    scans = list(scans)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / ".index.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        names = {line.filename for scan in scans for line in scan.lines}
+        names |= {p.filename for scan in scans for p in scan.problems}
+        kept = [] if replace_all else [line for line in read_index(path) if line.filename not in names]
+        return write_index(path, kept + [line for scan in scans for line in scan.lines])
+
+
+def append_to_index(data_dir: Path, warc_path: Path) -> IndexScan:
+    """Index one closed WARC file into ``data_dir``'s index. Called when a crawl closes a WARC file.
+
+    Bad records are logged (file and offset) and returned in the scan; the good lines are indexed.
+    """
+    scan = scan_warc(warc_path, index_filename(data_dir, warc_path))
+    merge_into_index(index_path(data_dir), [scan])
+    for problem in scan.problems:
+        log.error("not indexed: %s", problem)
+    return scan
+
+
+# --- Lookup -----------------------------------------------------------------------------------------
+
+def lookup(path: Path, url: str) -> list[CdxjLine]:
+    """All captures of ``url`` (by SURT) in the sorted CDXJ file at ``path``, oldest first."""
+    key = surt_key(url)
+    return [line for line in iter_prefix(path, key + " ")]
+
+
+def iter_prefix(path: Path, prefix: str) -> Iterator[CdxjLine]:
+    """Lines whose text starts with ``prefix``, found by binary search in the sorted file."""
+    if not path.exists():
+        return
+    target = prefix.encode("utf-8")
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        lo, hi = 0, fh.tell()
+        while lo < hi:
+            mid = (lo + hi) // 2
+            fh.seek(mid)
+            fh.readline()
+            line = fh.readline()
+            if not line or line >= target:
+                hi = mid
+            else:
+                lo = mid + 1
+        fh.seek(max(lo - 1, 0))
+        if lo > 0:
+            fh.readline()
+        for raw in fh:
+            if raw < target:
+                continue
+            if not raw.startswith(target):
+                break
+            yield CdxjLine.parse(raw.decode("utf-8"))
+
+
+def host_urls(path: Path, url: str, limit: int = 10) -> list[str]:
+    """Captured URLs of the same host as ``url``, the ones sharing the longest SURT prefix first."""
+    key = surt_key(url)
+    host = key.split(")", 1)[0] + ")"
+    urls: dict[str, str] = {}
+    for line in iter_prefix(path, host):
+        urls.setdefault(line.key, line.url)
+    ranked = sorted(urls.items(), key=lambda kv: (-_common_prefix(kv[0], key), kv[0]))
+    return [u for _, u in ranked[:limit]]
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

@@ -1,0 +1,83 @@
+"""``crawler index [WARC ...]``: build the CDXJ index (data directory's ``index/index.cdxj``) from WARC files.
+
+With no WARC argument the index is rebuilt from every closed WARC file in the data directory's ``warc/``;
+with arguments, those files' lines are added (replacing older lines of the same files). WARC files from
+other tools (wget, Heritrix) are indexed in place. Bad records are reported with file and offset and
+skipped; the exit status is then 1. ``--check`` compares the index with the catalog instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from crawler.commands._common import add_data_dir
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("index", help="build the CDXJ index from WARC files (or --check it against the catalog)",
+                       description=__doc__.split("\n")[0])
+    p.add_argument("warcs", nargs="*", type=Path, metavar="WARC", help="WARC files (default: all in DIR/warc)")
+    add_data_dir(p)
+    p.add_argument("--output", "-o", metavar="FILE",
+                   help="write the CDXJ of the given WARC files to FILE ('-' for stdout) instead of the index")
+    p.add_argument("--check", action="store_true",
+                   help="report captures missing from the catalog or from the index; exit 1 if any")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from archive.cdxj import index_filename, index_path, merge_into_index, scan_warc, write_index
+    from crawler.cli import UsageError
+
+    if args.check:
+        return _check(args)
+    warc_dir = args.data_dir / "warc"
+    if args.warcs:
+        missing = [str(p) for p in args.warcs if not p.exists()]
+        if missing:
+            raise UsageError(f"no such file: {', '.join(missing)}")
+        paths = list(args.warcs)
+    else:
+        if not warc_dir.is_dir():
+            raise UsageError(f"no WARC directory {warc_dir} (crawl something first, or pass --data-dir or WARC files)")
+        paths = sorted(p for p in warc_dir.iterdir() if p.name.endswith((".warc.gz", ".warc", ".arc.gz")))
+        still_open = sorted(p.name for p in warc_dir.iterdir() if p.name.endswith(".open"))
+        if still_open:
+            print(f"crawler: skipping {len(still_open)} WARC file(s) still being written: "
+                  + ", ".join(still_open), file=sys.stderr)
+    scans = [scan_warc(p, index_filename(args.data_dir, p)) for p in paths]
+    problems = [problem for scan in scans for problem in scan.problems]
+    for problem in problems:
+        print(f"crawler: bad record: {problem}", file=sys.stderr)
+    count = sum(len(scan.lines) for scan in scans)
+    if args.output:
+        lines = [line for scan in scans for line in scan.lines]
+        if args.output == "-":
+            for text in sorted({line.to_text() for line in lines}):
+                sys.stdout.write(text + "\n")
+        else:
+            write_index(Path(args.output), lines)
+            print(f"indexed {count} capture(s) from {len(paths)} file(s) into {args.output}", file=sys.stderr)
+    else:
+        target = index_path(args.data_dir)
+        total = merge_into_index(target, scans, replace_all=not args.warcs)
+        print(f"indexed {count} capture(s) from {len(paths)} file(s); {target} holds {total} line(s)")
+    if problems:
+        print(f"crawler: {len(problems)} bad record(s) skipped (listed above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from archive.cdxj import check_index
+    from crawler.cli import UsageError
+
+    if not (args.data_dir / "catalog.sqlite").exists():
+        raise UsageError(f"no catalog in {args.data_dir} (crawl something first, or pass --data-dir)")
+    report = check_index(args.data_dir)
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
