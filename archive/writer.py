@@ -214,7 +214,8 @@ class WarcWriter:
     A file is opened lazily on the first write and starts with a ``warcinfo`` record built from the
     ``warcinfo`` fields the caller passes (software, operator, robots policy, crawl id, ...). After a
     write leaves the file at or above ``max_size`` bytes it is closed; the next write opens a new one.
-    Each record is one gzip member, flushed to the OS as soon as it is written.
+    Each record is one gzip member, flushed to the OS as soon as it is written. ``on_close(path)`` is
+    called with each file once it is closed and renamed (e.g. to index it).
     """
 
     def __init__(
@@ -228,6 +229,7 @@ class WarcWriter:
         pid: int | None = None,
         clock: Callable[[], datetime] | None = None,
         record_id_factory: Callable[[], str] | None = None,
+        on_close: Callable[[Path], None] | None = None,
     ) -> None:
         if not _PREFIX_RE.match(prefix):
             raise ValueError(f"WARC file prefix {prefix!r} may only use letters, digits, '.', '_', '-'")
@@ -242,6 +244,7 @@ class WarcWriter:
         self.pid = os.getpid() if pid is None else pid
         self._clock = clock or utc_now
         self._new_id = record_id_factory or _new_record_id
+        self._on_close = on_close
         self._lock = threading.Lock()
         self._fh: BinaryIO | None = None
         self._open_path: Path | None = None
@@ -491,6 +494,8 @@ class WarcWriter:
         os.rename(open_path, final)
         _fsync_dir(self.directory)
         self._closed_files.append(final)
+        if self._on_close is not None:
+            self._on_close(final)
 
 
 # -- recovery ------------------------------------------------------------------------------------

@@ -1,0 +1,351 @@
+"""The SQLite catalog: every capture, every record and every run, for lookup and listing.
+
+WAL mode; the schema version is ``PRAGMA user_version``. Writes are buffered in an open transaction
+and committed every ``batch_size`` rows, on ``commit()`` and on ``close()``; reads see committed rows
+(a read first commits what this connection has buffered). Times are stored as fixed-width UTC strings
+(``2026-11-27T11:22:33.000000Z``) so that text order is time order, and returned in the public
+``2026-11-27T11:22:33Z`` form. Rows come back as plain dicts (``authors``, ``args``, ``stats``
+decoded from JSON).
+
+One connection is shared behind a lock (``check_same_thread=False``): the Scrapy side calls it from
+the reactor thread, the CLI from its main thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from archive.records import Record
+from archive.timeutil import iso_z, parse_iso, sortable_z, utc_now
+
+__all__ = ["SCHEMA_VERSION", "Catalog", "CatalogError"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS captures (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    site TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    status INTEGER,
+    mime TEXT,
+    payload_digest TEXT,
+    warc_filename TEXT NOT NULL,
+    warc_offset INTEGER NOT NULL,
+    warc_length INTEGER NOT NULL,
+    record_id TEXT NOT NULL,
+    warc_type TEXT NOT NULL,
+    run_id TEXT
+);
+CREATE INDEX IF NOT EXISTS captures_url ON captures (url, fetched_at);
+CREATE INDEX IF NOT EXISTS captures_fetched_at ON captures (fetched_at);
+CREATE INDEX IF NOT EXISTS captures_site ON captures (site, fetched_at);
+CREATE INDEX IF NOT EXISTS captures_digest ON captures (payload_digest);
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    canonical_url TEXT,
+    fetched_at TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    title TEXT,
+    authors TEXT NOT NULL,
+    published TEXT,
+    payload_digest TEXT,
+    warc_filename TEXT,
+    warc_offset INTEGER,
+    warc_length INTEGER,
+    records_file TEXT NOT NULL,
+    site TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_url ON records (url, fetched_at);
+CREATE INDEX IF NOT EXISTS records_canonical ON records (canonical_url, fetched_at);
+CREATE INDEX IF NOT EXISTS records_fetched_at ON records (fetched_at);
+CREATE INDEX IF NOT EXISTS records_site ON records (site, fetched_at);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    spider TEXT NOT NULL,
+    args TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    stats TEXT
+);
+"""
+
+_TIME_COLUMNS = ("fetched_at", "started_at", "finished_at")
+_JSON_COLUMNS = ("authors", "args", "stats")
+
+
+class CatalogError(RuntimeError):
+    """The catalog file cannot be used (newer schema, not a catalog, ...)."""
+
+
+def _site(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _db_time(value: str | datetime) -> str:
+    return sortable_z(parse_iso(value))
+
+
+def _row(cursor: sqlite3.Cursor, raw: tuple[Any, ...]) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    for (name, *_), value in zip(cursor.description, raw, strict=True):
+        if name in _TIME_COLUMNS and isinstance(value, str):
+            value = iso_z(parse_iso(value))
+        elif name in _JSON_COLUMNS and isinstance(value, str):
+            value = json.loads(value)
+        d[name] = value
+    return d
+
+
+class Catalog:
+    """SQLite index of captures, records and runs at ``path`` (created if missing)."""
+
+    def __init__(self, path: Path, *, batch_size: int = 200) -> None:
+        self.path = Path(path)
+        self.batch_size = batch_size
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._pending = 0
+        try:
+            self._db: sqlite3.Connection | None = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None
+            )
+            self._db.row_factory = _row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"{self.path}: cannot open the catalog ({exc}); is it an SQLite catalog?") from exc
+
+    def _migrate(self) -> None:
+        db = self._conn()
+        version = db.execute("PRAGMA user_version").fetchone()["user_version"]
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"{self.path} has catalog schema {version}, this version knows up to {SCHEMA_VERSION}: "
+                "upgrade the crawler"
+            )
+        if version < SCHEMA_VERSION:
+            db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError(f"catalog {self.path} is closed")
+        return self._db
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _write(self, sql: str, params: Iterable[Any]) -> None:
+        with self._lock:
+            db = self._conn()
+            if not db.in_transaction:
+                db.execute("BEGIN")
+            db.execute(sql, tuple(params))
+            self._pending += 1
+            if self._pending >= self.batch_size:
+                self._commit_locked()
+
+    def _commit_locked(self) -> None:
+        db = self._conn()
+        if db.in_transaction:
+            db.execute("COMMIT")
+        self._pending = 0
+
+    def commit(self) -> None:
+        """Commit buffered writes."""
+        with self._lock:
+            self._commit_locked()
+
+    def add_capture(
+        self,
+        *,
+        url: str,
+        fetched_at: str | datetime,
+        status: int | None,
+        mime: str | None,
+        payload_digest: str | None,
+        warc_filename: str,
+        warc_offset: int,
+        warc_length: int,
+        record_id: str,
+        warc_type: str = "response",
+        run_id: str | None = None,
+    ) -> None:
+        """Index one WARC record (response, revisit, ...)."""
+        self._write(
+            "INSERT INTO captures (url, site, fetched_at, status, mime, payload_digest, warc_filename,"
+            " warc_offset, warc_length, record_id, warc_type, run_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (url, _site(url), _db_time(fetched_at), status, mime, payload_digest, warc_filename,
+             warc_offset, warc_length, record_id, warc_type, run_id),
+        )  # fmt: skip
+
+    def add_record(self, record: Record, records_file: Path | str) -> None:
+        """Index one record; ``records_file`` is stored relative to the catalog's directory when inside it."""
+        path = Path(records_file)
+        try:
+            stored = str(path.resolve().relative_to(self.path.parent.resolve()))
+        except ValueError:
+            stored = str(path)
+        loc = record.location
+        self._write(
+            "INSERT OR REPLACE INTO records (id, run_id, url, canonical_url, fetched_at, status, kind, title,"
+            " authors, published, payload_digest, warc_filename, warc_offset, warc_length, records_file, site)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (record.id, record.run_id, record.url, record.canonical_url, _db_time(record.fetched_at),
+             record.status, record.kind, record.title, json.dumps(list(record.authors), ensure_ascii=False),
+             record.published, loc.payload_digest if loc else None, loc.filename if loc else None,
+             loc.offset if loc else None, loc.length if loc else None, stored, _site(record.url)),
+        )  # fmt: skip
+
+    def start_run(self, run_id: str, spider: str, args: Mapping[str, Any], *,
+                  started_at: str | datetime | None = None) -> None:  # fmt: skip
+        """Record the start of a crawl run (status ``running``); committed at once."""
+        with self._lock:
+            self._write(
+                "INSERT INTO runs (run_id, spider, args, started_at, status) VALUES (?,?,?,?,?)",
+                (run_id, spider, json.dumps(dict(args), ensure_ascii=False, default=str),
+                 _db_time(started_at or utc_now()), "running"),
+            )  # fmt: skip
+            self._commit_locked()
+
+    def finish_run(self, run_id: str, stats: Mapping[str, Any], status: str = "finished", *,
+                   finished_at: str | datetime | None = None) -> None:  # fmt: skip
+        """Record the end of a run with its stats; committed at once. Raises ``KeyError`` for an unknown run."""
+        with self._lock:
+            db = self._conn()
+            if not db.in_transaction:
+                db.execute("BEGIN")
+            cur = db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE run_id = ?",
+                (_db_time(finished_at or utc_now()), status,
+                 json.dumps(dict(stats), ensure_ascii=False, default=str), run_id),
+            )  # fmt: skip
+            self._commit_locked()
+            if cur.rowcount == 0:
+                raise KeyError(f"no run {run_id!r} in {self.path} (start_run was not called)")
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _query(self, sql: str, params: Iterable[Any]) -> list[dict[str, Any]]:
+        with self._lock:
+            self._commit_locked()
+            return list(self._conn().execute(sql, tuple(params)).fetchall())
+
+    @staticmethod
+    def _filters(
+        url: str | None = None,
+        site: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        **equal: Any,
+    ) -> tuple[str, list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if url is not None:
+            where.append("url = ?")
+            params.append(url)
+        if site is not None:
+            where.append("site = ?")
+            params.append(site.lower())
+        if since is not None:
+            where.append("fetched_at >= ?")
+            params.append(_db_time(since))
+        if until is not None:
+            where.append("fetched_at < ?")
+            params.append(_db_time(until))
+        for column, value in equal.items():
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        return (" WHERE " + " AND ".join(where)) if where else "", params
+
+    @staticmethod
+    def _limit(limit: int | None) -> str:
+        return f" LIMIT {int(limit)}" if limit is not None else ""
+
+    def captures(
+        self,
+        url: str | None = None,
+        site: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Captures, oldest first; ``since`` inclusive, ``until`` exclusive, ``site`` a host name."""
+        where, params = self._filters(url, site, since, until)
+        return self._query(f"SELECT * FROM captures{where} ORDER BY fetched_at, id{self._limit(limit)}", params)
+
+    def records(
+        self,
+        site: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+        run_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Records, oldest first, filtered like ``captures`` plus ``kind`` and ``run_id``."""
+        where, params = self._filters(None, site, since, until, kind=kind, run_id=run_id)
+        return self._query(
+            f"SELECT * FROM records{where} ORDER BY fetched_at, rowid{self._limit(limit)}", params
+        )
+
+    def records_for(self, url: str) -> list[dict[str, Any]]:
+        """Every record of ``url`` (as fetched, or as its canonical URL), oldest first."""
+        return self._query(
+            "SELECT * FROM records WHERE url = ? OR canonical_url = ? ORDER BY fetched_at, rowid", (url, url)
+        )
+
+    def latest_record(self, url: str) -> dict[str, Any] | None:
+        """The newest record of ``url`` (incl. ``records_file`` and ``id`` to load the JSON), or None."""
+        rows = self._query(
+            "SELECT * FROM records WHERE url = ? OR canonical_url = ?"
+            " ORDER BY fetched_at DESC, rowid DESC LIMIT 1",
+            (url, url),
+        )
+        return rows[0] if rows else None
+
+    def runs(self, *, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Runs, newest first."""
+        where, params = ("", []) if status is None else (" WHERE status = ?", [status])
+        return self._query(f"SELECT * FROM runs{where} ORDER BY started_at DESC{self._limit(limit)}", params)
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        return rows[0] if rows else None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Commit and close (idempotent)."""
+        with self._lock:
+            if self._db is None:
+                return
+            self._commit_locked()
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,251 @@
+"""The normalized JSON record of one archived page, its JSON Schema, and the JSON Lines store.
+
+A ``Record`` is typed and frozen; ``to_dict()`` gives the JSON form (lists, ``warc`` as an object) that
+``archive/record.schema.json`` (Draft 2020-12, ``schema_version`` 1) describes and ``validate()``
+checks. ``RecordStore`` appends one validated record per line to ``records/<run-id>.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from archive.timeutil import parse_iso
+from archive.writer import WarcLocation
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Record",
+    "RecordFileError",
+    "RecordStore",
+    "RecordValidationError",
+    "iter_jsonl",
+    "schema",
+    "validate",
+]
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+# JSON field order (also the order of ARCHITECTURE.md).
+FIELDS = (
+    "schema_version", "id", "run_id", "url", "canonical_url", "fetched_at", "status", "content_type",
+    "kind", "title", "authors", "published", "modified", "language", "site_name", "description", "image",
+    "categories", "tags", "text", "word_count", "warc", "extraction_error",
+)  # fmt: skip
+
+
+class RecordValidationError(ValueError):
+    """A record does not match ``archive/record.schema.json``; ``errors`` lists each problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("invalid record: " + "; ".join(errors))
+
+
+class RecordFileError(ValueError):
+    """A JSON Lines file has a line that is not a JSON object."""
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The record JSON Schema (parsed ``archive/record.schema.json``)."""
+    text = files("archive").joinpath("record.schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    Draft202012Validator.check_schema(schema())
+    return Draft202012Validator(schema(), format_checker=FormatChecker())
+
+
+def validate(d: Mapping[str, Any]) -> None:
+    """Raise ``RecordValidationError`` listing every way ``d`` differs from the schema."""
+    errors = [
+        f"{'/'.join(str(p) for p in e.absolute_path) or '(record)'}: {e.message}"
+        for e in sorted(_validator().iter_errors(dict(d)), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+    fetched_at = d.get("fetched_at")
+    if not errors and isinstance(fetched_at, str):
+        try:
+            parse_iso(fetched_at)
+        except ValueError as exc:
+            errors.append(f"fetched_at: {exc}")
+    if errors:
+        raise RecordValidationError(errors)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    """One archived page. Sequences are stored as tuples; ``warc`` as a ``WarcLocation``."""
+
+    run_id: str
+    url: str
+    fetched_at: str
+    status: int
+    kind: str = "page"
+    id: str = field(default_factory=_new_id)
+    schema_version: int = SCHEMA_VERSION
+    canonical_url: str | None = None
+    content_type: str | None = None
+    title: str | None = None
+    authors: Sequence[str] = ()
+    published: str | None = None
+    modified: str | None = None
+    language: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+    image: str | None = None
+    categories: Sequence[str] = ()
+    tags: Sequence[str] = ()
+    text: str = ""
+    word_count: int = 0
+    warc: WarcLocation | Mapping[str, Any] | None = None
+    extraction_error: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("authors", "categories", "tags"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                raise TypeError(f"Record.{name} must be a list of strings, not a string: {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        if self.warc is not None and not isinstance(self.warc, WarcLocation):
+            object.__setattr__(self, "warc", WarcLocation.from_dict(self.warc))
+
+    @property
+    def location(self) -> WarcLocation | None:
+        """The response record this page came from."""
+        return self.warc if isinstance(self.warc, WarcLocation) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, keys in schema order."""
+        d: dict[str, Any] = {}
+        for name in FIELDS:
+            value = getattr(self, name)
+            if name in ("authors", "categories", "tags"):
+                value = list(value)
+            elif name == "warc":
+                value = self.location.to_dict() if self.location else None
+            d[name] = value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Record:
+        """Validate ``d`` against the schema and build the record (raises ``RecordValidationError``)."""
+        validate(d)
+        return cls(**{name: d[name] for name in FIELDS})
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield each JSON object of a JSON Lines file (blank lines skipped).
+
+    Raises ``RecordFileError`` naming file and line for a line that is not a JSON object.
+    """
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                hint = "" if line.endswith("\n") else " (unterminated last line: was the writer killed?)"
+                raise RecordFileError(f"{path}:{lineno}: not valid JSON{hint}: {exc}") from exc
+            if not isinstance(obj, dict):
+                raise RecordFileError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+            yield obj
+
+
+class RecordStore:
+    """Appends records to ``<records_dir>/<run_id>.jsonl``, one validated JSON object per line.
+
+    Each line is flushed as soon as it is written. When the file exists and its last line was cut
+    off (the process died mid-write), that partial line is removed first, with a warning.
+    """
+
+    def __init__(self, records_dir: Path, run_id: str) -> None:
+        if not _RUN_ID_RE.match(run_id):
+            raise ValueError(f"run id {run_id!r} may only use letters, digits, '.', '_', '-'")
+        self.run_id = run_id
+        self.path = Path(records_dir) / f"{run_id}.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._drop_partial_line()
+        self._fh: IO[str] | None = open(self.path, "a", encoding="utf-8", newline="\n")  # noqa: SIM115
+        self._lock = threading.Lock()
+
+    def _drop_partial_line(self) -> None:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with open(self.path, "r+b") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return
+            pos = size
+            while pos > 0:
+                step = min(65536, pos)
+                fh.seek(pos - step)
+                chunk = fh.read(step)
+                nl = chunk.rfind(b"\n")
+                if nl >= 0:
+                    pos = pos - step + nl + 1
+                    break
+                pos -= step
+            log.warning("%s: removing a partial last line (%d bytes) left by an interrupted write",
+                        self.path, size - pos)
+            fh.truncate(pos)
+
+    def append(self, record: Record | Mapping[str, Any]) -> Path:
+        """Validate and append one record; returns the file it went to."""
+        d = record.to_dict() if isinstance(record, Record) else dict(record)
+        validate(d)
+        if d["run_id"] != self.run_id:
+            raise ValueError(f"record {d['id']} belongs to run {d['run_id']!r}, this store is {self.run_id!r}")
+        line = json.dumps(d, ensure_ascii=False) + "\n"
+        with self._lock:
+            if self._fh is None:
+                raise RuntimeError(f"RecordStore for {self.path} is closed")
+            self._fh.write(line)
+            self._fh.flush()
+        return self.path
+
+    def close(self) -> None:
+        """Flush, fsync and close (idempotent)."""
+        with self._lock:
+            if self._fh is None:
+                return
+            fh, self._fh = self._fh, None
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+
+    def __enter__(self) -> RecordStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
