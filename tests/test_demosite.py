@@ -131,7 +131,7 @@ def test_pages_match_truth(demo_site: RunningServer) -> None:
         if ld:
             assert ld[0]["headline"] == t.title and ld[0]["datePublished"] == t.published
             people = ld[0]["author"] if isinstance(ld[0]["author"], list) else [ld[0]["author"]]
-            assert tuple(p["name"] for p in people) == t.authors
+            assert [p["name"] for p in people] == t.authors
         markups.add(t.markup)
     assert markups == {"full", "og", "plain"}
     texts = [p for t in demo_site.truth for p in t.text.split("\n")]
@@ -153,7 +153,10 @@ def test_conditional_requests_head_and_gzip(demo_site: RunningServer) -> None:
     assert status == 200 and head_body == b"" and int(headers["Content-Length"]) == len(body)
     status, headers, packed = fetch(url, {"Accept-Encoding": "gzip, deflate"})
     assert headers["Content-Encoding"] == "gzip" and gzip.decompress(packed) == body
-    assert int(headers["Content-Length"]) == len(packed)
+    assert int(headers["Content-Length"]) == len(packed) and headers["ETag"] == "W/" + etag
+    assert fetch(url, {"Accept-Encoding": "gzip", "If-None-Match": headers["ETag"]})[0] == 304
+    status, headers, png = fetch(demo_site.truth[0].image)
+    assert headers["Content-Type"] == "image/png" and png.startswith(b"\x89PNG") and "Content-Encoding" not in headers
 
 
 def test_keep_alive_serves_several_requests_on_one_connection(demo_site: RunningServer) -> None:
@@ -193,8 +196,9 @@ def test_mutations_change_pages_feeds_and_sitemaps(fresh_site: Callable[..., Run
     assert status == 200 and after["ETag"] != before["ETag"] and b"A correction was appended" in body
     assert parsedate_to_datetime(after["Last-Modified"]) > parsedate_to_datetime(before["Last-Modified"])
     assert edited.text.endswith("\nA correction was appended to this story.") and edited.modified > target.modified
+    redirects = server.redirects
     added = site.add_article()
-    assert server.truth[0] == added and len(server.truth) == 13
+    assert server.truth[0] == added and len(server.truth) == 13 and server.redirects == redirects
     assert fetch(added.url)[0] == 200 and added.url in fetch(server.base_url + "/rss/news")[2].decode()
     site.remove_article(target.id)
     assert fetch(target.url)[0] == 410 and target.url in site.removed_urls

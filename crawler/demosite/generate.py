@@ -81,13 +81,13 @@ class ArticleTruth:
     url: str                 # absolute, as in the canonical link
     path: str
     title: str               # headline, without " - Site Name"
-    authors: tuple[str, ...]
+    authors: list[str]       # lists (not tuples) so they compare equal to JSON records
     published: str           # ISO 8601 with offset
     modified: str
     text: str                # the body paragraphs joined by "\n"
     section: str             # label, e.g. "World"
     description: str
-    keywords: tuple[str, ...]
+    keywords: list[str]
     image: str
     site_name: str
     markup: str

@@ -62,7 +62,7 @@ def page(layout: Layout, *, title: str, head: str = "", body: str, sidebar: Iter
 
 
 def article_html(layout: Layout, a: Article, base: str, related: list[Article], sidebar: list[Article]) -> str:
-    url, image = base + a.path, f"{base}/static/img/{a.id}.jpg"
+    url, image = base + a.path, f"{base}/static/img/{a.id}.png"
     head = f'<link rel="canonical" href="{url}">\n'
     if a.markup != "plain":
         head += f'<meta name="description" content="{escape(a.description)}">\n'
@@ -92,7 +92,7 @@ def article_html(layout: Layout, a: Article, base: str, related: list[Article], 
 <p class="byline">{escape(byline(a))}</p>
 <time class="published" datetime="{a.published.isoformat()}">{a.published:%B %d, %Y %H:%M}</time>
 </header>
-<figure><img src="/static/img/{a.id}.jpg" alt=""><figcaption>Illustration. {escape(layout.name)}</figcaption></figure>
+<figure><img src="/static/img/{a.id}.png" alt=""><figcaption>Illustration. {escape(layout.name)}</figcaption></figure>
 <div class="article-body">
 {paragraphs}
 </div>

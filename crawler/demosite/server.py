@@ -54,7 +54,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _respond(self, *, head: bool) -> None:
         self.server.log_request(LoggedRequest(self.command, self.path, tuple(self.headers.items())))
         page = self.server.site.get(self.path)
-        cache_headers = [("ETag", page.etag)] if page.etag and page.status == 200 else []
+        gzip_ok = page.gzipped is not None and "gzip" in self.headers.get("Accept-Encoding", "").lower()
+        etag = f"W/{page.etag}" if gzip_ok else page.etag     # as nginx does for compressed variants
+        cache_headers = [("ETag", etag)] if etag and page.status == 200 else []
         if page.last_modified is not None and page.status == 200:
             cache_headers.append(("Last-Modified", format_datetime(page.last_modified.astimezone(UTC), usegmt=True)))
         if page.status == 200 and _not_modified(page, self.headers.get("If-None-Match"),
@@ -64,9 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             return
-        body, encoding = page.body, None
-        if page.gzipped is not None and "gzip" in self.headers.get("Accept-Encoding", "").lower():
-            body, encoding = page.gzipped, "gzip"
+        body, encoding = (page.gzipped, "gzip") if gzip_ok and page.gzipped else (page.body, None)
         self.send_response(page.status)
         self.send_header("Content-Type", page.content_type)
         self.send_header("Content-Length", str(len(body)))

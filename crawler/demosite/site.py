@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import struct
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -22,6 +24,18 @@ XML = "application/xml; charset=utf-8"
 ABOUT = ["Demo Times is a small news site that exists only to be crawled. It is generated in memory.",
          "Our newsroom does not exist; our reporters are made of word lists and a seeded random generator.",
          "Write to the editors at editors@example.org. We do not answer, because we are a test fixture."]
+
+
+CSS = ("body{font-family:Georgia,serif;margin:0}.layout{display:flex;gap:2em}main{flex:3}"
+       ".sidebar{flex:1}.ad{background:#eee;text-align:center;min-height:90px}.byline{font-style:italic}\n")
+
+
+def _png(rgb: tuple[int, int, int]) -> bytes:
+    """A 1x1 PNG of one colour: the article's picture."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" + bytes(rgb))) + chunk(b"IEND", b"")
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,7 @@ class Site:
         self._clock = clock or (lambda: datetime.now(UTC).replace(microsecond=0))
         self._gen, self._articles = generate_articles(articles, seed, layout)
         self._removed: list[str] = []
+        self._old_ids = [a.id for a in self._articles[2:4]]    # reachable through /old/<slug> (301)
         self._lock = threading.Lock()
         self._pages: dict[str, Page] = {}
         self.base_url = ""
@@ -68,9 +83,9 @@ class Site:
     def truth(self) -> list[ArticleTruth]:
         """Every live article, newest first."""
         b, name = self._base(), self.layout.name
-        return [ArticleTruth(a.id, b + a.path, a.path, a.title, a.authors, a.published.isoformat(),
+        return [ArticleTruth(a.id, b + a.path, a.path, a.title, list(a.authors), a.published.isoformat(),
                              a.modified.isoformat(), "\n".join(a.paragraphs), section_label(a.section),
-                             a.description, a.keywords, f"{b}/static/img/{a.id}.jpg", name, a.markup,
+                             a.description, list(a.keywords), f"{b}/static/img/{a.id}.png", name, a.markup,
                              a.markup != "plain", a.markup == "full") for a in self._articles]
 
     @property
@@ -180,7 +195,7 @@ class Site:
         return {a.path for a in self._articles}
 
     def _old_paths(self) -> dict[str, Article]:
-        return {f"/old/{a.slug}": a for a in self._articles[2:4]}
+        return {f"/old/{a.slug}": a for a in self._articles if a.id in self._old_ids}
 
     def _missing_paths(self) -> list[str]:
         return ["/2020/01/01/this-story-was-never-written-a1", "/news/broken-link"]
@@ -195,7 +210,7 @@ class Site:
             pages[a.path] = _page(html, last_modified=a.modified)
         for old, a in self._old_paths().items():
             moved = render.text_page_html(lay, "Moved Permanently", ["This page has moved."], [])
-            loc = base + a.path if a is arts[2] else a.path      # one absolute, one root-relative Location
+            loc = base + a.path if a.id == self._old_ids[0] else a.path   # one absolute, one root-relative
             pages[old] = replace(_page(moved, status=301), location=loc, gzipped=None)
         for section in lay.sections:
             items = [a for a in arts if a.section == section]
@@ -217,6 +232,10 @@ class Site:
         pages["/about"] = _page(render.text_page_html(lay, "About us", ABOUT, sidebar))
         pages["/private/secret-page"] = _page(render.text_page_html(
             lay, "Staff only", ["Internal page. Crawlers that obey robots.txt never see it."], []))
+        pages["/static/site.css"] = _page(CSS, content_type="text/css; charset=utf-8")
+        pages["/static/logo.png"] = _page(_png((20, 40, 90)), content_type="image/png")
+        for a in arts:
+            pages[f"/static/img/{a.id}.png"] = _page(_png((a.id % 256, a.id // 256 % 256, 128)), content_type="image/png")
         pages["/robots.txt"] = _page(f"User-agent: *\nDisallow: /private/\n\nSitemap: {base}{lay.sitemap}\n",
                                      content_type="text/plain; charset=utf-8")
         pages["/rss/news"] = _page(render.rss(lay, base, arts[:15]), content_type="application/rss+xml; charset=utf-8")
