@@ -1,0 +1,361 @@
+"""Read WARC records back: by location (offset, length) or by iterating a file.
+
+Accepts record-at-a-time gzipped ``.warc.gz`` files and uncompressed ``.warc`` files, WARC/1.0 and
+WARC/1.1, ours and other tools'. Offsets and lengths are those ``warcio index`` reports: for gzip the
+member's offset and compressed length; for uncompressed files the record without its two trailing
+CRLFs. Corrupt input (bad gzip, cut-off member, not a WARC record) raises ``ArchiveError`` naming
+file, offset and reason.
+
+``ArchivedRecord.raw_payload`` is the HTTP payload as stored (still content-encoded); ``payload``
+decodes ``Transfer-Encoding: chunked`` (when the body is still chunked) and ``Content-Encoding``
+(gzip, x-gzip, deflate, br, identity), lazily, refusing to grow past ``MAX_DECODED_SIZE``.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import BinaryIO
+
+import brotli
+from warcio.statusandheaders import StatusAndHeadersParser
+
+from archive.timeutil import parse_iso
+
+__all__ = ["MAX_DECODED_SIZE", "ArchiveError", "ArchivedRecord", "decode_payload", "iter_records", "read_record"]
+
+MAX_DECODED_SIZE = 256 * 1024 * 1024
+_CHUNK = 1 << 20
+_HTTP_TYPES = ("response", "request", "revisit")
+
+
+class ArchiveError(Exception):
+    """Corrupt or unreadable archive data at ``path``/``offset``."""
+
+    def __init__(self, path: Path | str, offset: int | None, reason: str) -> None:
+        self.path = Path(path)
+        self.offset = offset
+        self.reason = reason
+        where = f"{self.path}" if offset is None else f"{self.path} at offset {offset}"
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class ArchivedRecord:
+    """One WARC record as stored. ``headers``/``http_headers`` are ordered (name, value) pairs."""
+
+    rec_type: str
+    target_uri: str | None
+    date: str | None                      # WARC-Date as written; see ``datetime``
+    record_id: str | None
+    headers: tuple[tuple[str, str], ...]  # WARC headers
+    http_status: int | None               # response/revisit status code
+    http_headers: tuple[tuple[str, str], ...]
+    raw_payload: bytes                    # HTTP payload (or the whole block for non-HTTP records)
+    payload_digest: str | None
+    offset: int
+    length: int
+    filename: str
+    http_statusline: str | None = None    # "HTTP/1.1 200 OK" / "GET /path HTTP/1.1"
+    warc_version: str = "WARC/1.1"
+
+    def header(self, name: str) -> str | None:
+        """First WARC header called ``name`` (case-insensitive)."""
+        return _first(self.headers, name)
+
+    def http_header(self, name: str) -> str | None:
+        """First HTTP header called ``name`` (case-insensitive)."""
+        return _first(self.http_headers, name)
+
+    @property
+    def datetime(self) -> datetime | None:
+        """WARC-Date as an aware UTC datetime."""
+        return parse_iso(self.date) if self.date else None
+
+    @cached_property
+    def payload(self) -> bytes:
+        """The payload with transfer and content encodings removed; raises ``ArchiveError``."""
+        try:
+            return decode_payload(self.raw_payload, self.http_headers)
+        except ValueError as exc:
+            raise ArchiveError(self.filename, self.offset, f"{exc} (raw_payload has the bytes as stored)") from exc
+
+
+def _first(pairs: tuple[tuple[str, str], ...], name: str) -> str | None:
+    lname = name.lower()
+    return next((v for k, v in pairs if k.lower() == lname), None)
+
+
+# -- payload decoding ------------------------------------------------------------------------------
+
+
+def _dechunk(data: bytes) -> bytes | None:
+    out = bytearray()
+    pos = 0
+    while True:
+        eol = data.find(b"\r\n", pos)
+        if eol < 0:
+            return None
+        size_text = data[pos:eol].split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            return None
+        if size == 0:
+            return bytes(out)
+        start = eol + 2
+        if start + size > len(data):
+            return None
+        out += data[start : start + size]
+        pos = start + size + 2
+
+
+def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
+    out = bytearray()
+    while data:
+        dec = zlib.decompressobj(wbits)
+        out += dec.decompress(data, limit + 1 - len(out))
+        if len(out) > limit:
+            raise ValueError(f"decoded payload exceeds {limit} bytes (decompression bomb?)")
+        if not dec.eof:
+            if dec.unconsumed_tail:
+                raise ValueError(f"decoded payload exceeds {limit} bytes (decompression bomb?)")
+            raise ValueError("compressed payload is truncated")
+        # gzip may hold several members; anything else after the first one is ignored, as browsers do
+        data = dec.unused_data if wbits == 31 and dec.unused_data[:2] == b"\x1f\x8b" else b""
+    return bytes(out)
+
+
+def _decode_one(data: bytes, coding: str, limit: int) -> bytes:
+    try:
+        if coding in ("gzip", "x-gzip"):
+            return _inflate(data, 31, limit)
+        if coding == "deflate":
+            try:
+                return _inflate(data, 15, limit)
+            except zlib.error:
+                return _inflate(data, -15, limit)  # raw deflate, as some servers send
+        if coding == "br":
+            dec = brotli.Decompressor()
+            out = dec.process(data, output_buffer_limit=limit + 1)
+            if len(out) > limit or not dec.can_accept_more_data():
+                raise ValueError(f"decoded payload exceeds {limit} bytes (decompression bomb?)")
+            if not dec.is_finished():
+                raise ValueError("brotli payload is truncated")
+            return bytes(out)
+    except (zlib.error, brotli.error) as exc:
+        raise ValueError(f"payload is not valid {coding} data: {exc}") from exc
+    if coding in ("identity", ""):
+        return data
+    raise ValueError(f"unsupported Content-Encoding {coding!r}")
+
+
+def decode_payload(raw: bytes, http_headers: tuple[tuple[str, str], ...] | list[tuple[str, str]],
+                   limit: int = MAX_DECODED_SIZE) -> bytes:  # fmt: skip
+    """Undo chunking (if the stored body is still chunked) and every Content-Encoding, last first.
+
+    Raises ``ValueError`` for data that does not decode or grows past ``limit``.
+    """
+    if not raw:  # revisits, HEAD, 204/304: no body whatever the headers say
+        return b""
+    pairs = tuple(http_headers)
+    te = (_first(pairs, "transfer-encoding") or "").lower()
+    data = raw
+    if "chunked" in te:
+        dechunked = _dechunk(raw)
+        if dechunked is not None:  # otherwise the tool that wrote it already de-chunked the body
+            data = dechunked
+    codings = [c.strip().lower() for v in (v for k, v in pairs if k.lower() == "content-encoding")
+               for c in v.split(",") if c.strip()]  # fmt: skip
+    for coding in reversed(codings):
+        data = _decode_one(data, coding, limit)
+    return data
+
+
+# -- record parsing --------------------------------------------------------------------------------
+
+
+def _parse_record(data: bytes, path: Path, offset: int, length: int) -> tuple[ArchivedRecord, int]:
+    """Parse the record at the start of ``data``; returns it and the end of its block in ``data``."""
+    head_end = data.find(b"\r\n\r\n")
+    if not data.startswith(b"WARC/") or head_end < 0:
+        raise ArchiveError(path, offset, "not a WARC record (no 'WARC/' version line and header block)")
+    lines = data[:head_end].decode("utf-8", errors="replace").split("\r\n")
+    version = lines[0].strip()
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") and headers:  # folded continuation line
+            name, value = headers[-1]
+            headers[-1] = (name, value + " " + line.strip())
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise ArchiveError(path, offset, f"malformed WARC header line {line!r}")
+        headers.append((name.strip(), value.strip()))
+    pairs = tuple(headers)
+    try:
+        block_len = int(_first(pairs, "Content-Length") or "")
+    except ValueError:
+        raise ArchiveError(path, offset, "WARC record without a valid Content-Length") from None
+    start = head_end + 4
+    block = data[start : start + block_len]
+    if len(block) < block_len:
+        raise ArchiveError(path, offset, f"record cut off: block has {len(block)} of {block_len} bytes")
+    rec_type = (_first(pairs, "WARC-Type") or "").lower()
+    content_type = (_first(pairs, "Content-Type") or "").lower()
+    http_status: int | None = None
+    http_headers: tuple[tuple[str, str], ...] = ()
+    statusline: str | None = None
+    payload = block
+    if rec_type in _HTTP_TYPES and content_type.startswith("application/http") and block:
+        try:
+            parsed = StatusAndHeadersParser([], verify=False).parse(io.BytesIO(block))
+        except Exception as exc:  # warcio raises several types for malformed header blocks
+            raise ArchiveError(path, offset, f"malformed HTTP header block: {exc}") from exc
+        http_headers = tuple((str(k), str(v)) for k, v in parsed.headers)
+        statusline = f"{parsed.protocol} {parsed.statusline}".strip()
+        payload = block[parsed.total_len :]
+        if rec_type != "request":
+            code = parsed.statusline.split(" ", 1)[0]
+            http_status = int(code) if code.isdigit() else None
+    target = _first(pairs, "WARC-Target-URI")
+    if target and target.startswith("<") and target.endswith(">"):  # WARC/1.1 draft style
+        target = target[1:-1]
+    record = ArchivedRecord(
+        rec_type=rec_type,
+        target_uri=target,
+        date=_first(pairs, "WARC-Date"),
+        record_id=_first(pairs, "WARC-Record-ID"),
+        headers=pairs,
+        http_status=http_status,
+        http_headers=http_headers,
+        raw_payload=payload,
+        payload_digest=_first(pairs, "WARC-Payload-Digest"),
+        offset=offset,
+        length=length,
+        filename=path.name,
+        http_statusline=statusline,
+        warc_version=version,
+    )
+    return record, start + block_len
+
+
+def _gunzip_member(data: bytes, path: Path, offset: int) -> bytes:
+    dec = zlib.decompressobj(31)
+    try:
+        out = dec.decompress(data)
+    except zlib.error as exc:
+        raise ArchiveError(path, offset, f"bad gzip data: {exc}") from None
+    if not dec.eof:
+        raise ArchiveError(path, offset, "gzip member is cut off (file truncated or wrong length)")
+    return out
+
+
+def read_record(path: Path, offset: int, length: int | None = None) -> ArchivedRecord:
+    """The record at ``offset`` (of ``length`` bytes, or up to the end of its gzip member)."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        if length is not None:
+            data = fh.read(length)
+            if len(data) < length:
+                raise ArchiveError(path, offset, f"file ends after {len(data)} of {length} bytes")
+            if data[:2] == b"\x1f\x8b":
+                record, _ = _parse_record(_gunzip_member(data, path, offset), path, offset, length)
+                return record
+            record, _ = _parse_record(data, path, offset, length)
+            return record
+        for rec in _iter_from(fh, path, offset):
+            return rec
+    raise ArchiveError(path, offset, "no record at this offset")
+
+
+def iter_records(path: Path) -> Iterator[ArchivedRecord]:
+    """Every record of a ``.warc.gz`` or ``.warc`` file, in order, with its offset and length."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        yield from _iter_from(fh, path, 0)
+
+
+def _iter_from(fh: BinaryIO, path: Path, offset: int) -> Iterator[ArchivedRecord]:
+    fh.seek(offset)
+    magic = fh.read(2)
+    fh.seek(offset)
+    if magic == b"\x1f\x8b":
+        for member_offset, member_length, data in _iter_members(fh, path, offset):
+            record, end = _parse_record(data, path, member_offset, member_length)
+            if data[end:].strip(b"\r\n"):
+                raise ArchiveError(
+                    path, member_offset,
+                    "several records in one gzip member; recompress the file with 'warcio recompress'",
+                )  # fmt: skip
+            yield record
+    else:
+        yield from _iter_plain(fh, path, offset)
+
+
+def _iter_members(fh: BinaryIO, path: Path, offset: int) -> Iterator[tuple[int, int, bytes]]:
+    start = offset
+    fed = 0
+    out: list[bytes] = []
+    dec = zlib.decompressobj(31)
+    while True:
+        chunk = fh.read(_CHUNK)
+        if not chunk:
+            if fed or out:
+                raise ArchiveError(path, start, "gzip member is cut off (file truncated?)")
+            return
+        data = chunk
+        while data:
+            if not fed and not out and not data.strip(b"\x00"):
+                return  # zero padding at the end of the file
+            try:
+                out.append(dec.decompress(data))
+            except zlib.error as exc:
+                raise ArchiveError(path, start, f"bad gzip data: {exc}") from None
+            if not dec.eof:
+                fed += len(data)
+                break
+            used = len(data) - len(dec.unused_data)
+            end = start + fed + used
+            yield start, end - start, b"".join(out)
+            start, fed, out = end, 0, []
+            data = dec.unused_data
+            dec = zlib.decompressobj(31)
+
+
+def _iter_plain(fh: BinaryIO, path: Path, offset: int) -> Iterator[ArchivedRecord]:
+    pos = offset
+    while True:
+        line = fh.readline()
+        while line in (b"\r\n", b"\n"):
+            pos += len(line)
+            line = fh.readline()
+        if not line:
+            return
+        head = [line]
+        while line not in (b"\r\n", b"\n", b""):
+            line = fh.readline()
+            head.append(line)
+        if not line:
+            raise ArchiveError(path, pos, "file ends inside a WARC header block")
+        head_bytes = b"".join(head)
+        length_value = None
+        for raw_line in head[1:]:
+            name, _, value = raw_line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length_value = value.strip()
+        try:
+            block_len = int(length_value or b"")
+        except ValueError:
+            raise ArchiveError(path, pos, "not a WARC record or no valid Content-Length") from None
+        block = fh.read(block_len)
+        total = len(head_bytes) + block_len
+        record, _ = _parse_record(head_bytes + block, path, pos, total)
+        yield record
+        pos += total
