@@ -59,7 +59,7 @@ class WarcCaptureMiddleware:
             raise NotConfigured("WarcCaptureMiddleware needs the crawler.storage.ArchiveStorage extension")
         return cls(crawler, storage)
 
-    def process_response(self, request: Request, response: Response, spider: Spider) -> Response:
+    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
         if urlsplit(response.url).scheme not in ("http", "https"):
             return response
         now = datetime.now(UTC)

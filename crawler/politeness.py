@@ -50,7 +50,9 @@ class RetryAfterMiddleware:
             raise NotConfigured("RETRY_ENABLED is off")
         return cls(crawler, crawler.settings.getfloat("RETRY_AFTER_MAX_DELAY"))
 
-    async def process_response(self, request: Request, response: Response, spider: Spider) -> Request | Response:
+    async def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
         if response.status not in (429, 503) or request.meta.get("dont_retry"):
             return response
         header = response.headers.get(b"Retry-After")
@@ -61,7 +63,7 @@ class RetryAfterMiddleware:
             logger.warning("ignoring unparseable Retry-After %r from %s", header, response.url)
             return response
         delay = min(delay, self.max_delay)
-        retry = get_retry_request(request, spider=spider, reason=f"{response.status} Retry-After {delay:g}s")
+        retry = get_retry_request(request, spider=self.crawler.spider, reason=f"{response.status} Retry-After {delay:g}s")
         if retry is None:
             return response
         self._slow_down_slot(request, delay)

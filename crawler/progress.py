@@ -22,7 +22,10 @@ logger = logging.getLogger(__name__)
 
 def summarize(stats: dict[str, Any]) -> dict[str, Any]:
     """The numbers a user cares about, from Scrapy's stats of one run."""
-    errors = stats.get("log_count/ERROR", 0) + stats.get("downloader/exception_count", 0)
+    # Requests dropped on purpose (robots.txt, offsite, max_pages) are not errors.
+    ignored = sum(v for k, v in stats.items() if k.startswith("downloader/exception_type_count/")
+                  and k.endswith(("IgnoreRequest", "IgnoreRequestError")))
+    errors = stats.get("log_count/ERROR", 0) + stats.get("downloader/exception_count", 0) - ignored
     return {
         "pages_fetched": stats.get("archive/responses", stats.get("response_received_count", 0)),
         "records": stats.get("archive/records", 0),

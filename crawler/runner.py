@@ -62,7 +62,7 @@ def spider_names() -> list[str]:
 
 
 def _own_warnings(record: logging.LogRecord) -> bool:
-    return record.levelno >= logging.CRITICAL or not record.name.startswith(("scrapy", "twisted", "py.warnings"))
+    return record.levelno >= logging.CRITICAL or record.name.split(".")[0] in ("crawler", "archive", "spiders")
 
 
 def _configure_logging(log_file: Path, verbose: bool) -> None:
@@ -105,7 +105,8 @@ def run_crawl(
     run_id = run_id or new_run_id()
     overrides = {"ARCHIVE_DATA_DIR": str(data_dir), "ARCHIVE_RUN_ID": run_id, **(settings or {})}
     scrapy_settings = project_settings(overrides)
-    process = CrawlerProcess(scrapy_settings, install_root_handler=False)
+    scrapy_settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    process = CrawlerProcess(scrapy_settings)
     try:
         spidercls = process.spider_loader.load(spider)
     except KeyError:
