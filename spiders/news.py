@@ -168,10 +168,13 @@ class NewsSpider(scrapy.Spider):
             yield from self._robots_requests(origin)
 
     def _robots_requests(self, origin: str) -> Iterator[Request]:
+        """Sitemaps from robots.txt: their entries are one hop from the seed, like its links."""
+        if self.options.max_depth == 0:
+            return
         for url in self._robots.pop(origin, []):
-            url = canonicalize_url(url)
-            if self.scope.in_domain(url):
-                request = self._request(url, role="listing", follow=True, hops=0)
+            url = self._canonical(url)
+            if url and self.scope.in_domain(url) and not any(p.search(url) for p in self.scope.deny):
+                request = self._request(url, role="listing", follow=True, hops=1)
                 if request is not None:
                     yield request
 
@@ -263,11 +266,13 @@ class NewsSpider(scrapy.Spider):
         max_depth = self.options.max_depth
         here = canonicalize_url(response.url)
         for link in tree.iter("link"):          # feeds announced with <link rel="alternate">
+            if max_depth is not None and hops + 1 > max_depth:
+                break
             rel = (link.get("rel") or "").lower().split()
             if "alternate" in rel and (link.get("type") or "").strip().lower() in _FEED_TYPES:
                 url = self._canonical(urljoin(base, (link.get("href") or "").strip()))
                 if url and self.scope.in_domain(url) and not any(p.search(url) for p in self.scope.deny):
-                    request = self._request(url, role="listing", follow=True, hops=hops)
+                    request = self._request(url, role="listing", follow=True, hops=hops + 1)
                     if request is not None:
                         yield request
         for a in tree.iter("a"):

@@ -1,0 +1,331 @@
+"""The news and themoscowtimes spiders: argument checks, listings parsing, and real crawls of the demo site.
+
+Crawls run the real Scrapy engine (``python -m scrapy crawl``) in a subprocess, one per crawl, with the
+project's settings (robots.txt obeyed, WARC capture on) except the item pipelines: the items are read back
+from a JSON Lines feed, and the demo server's request log says what was fetched.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spiders.listings import Entry, parse_date, parse_feed, parse_since, parse_sitemap, robots_sitemaps
+from spiders.news import NewsSpider
+from spiders.options import NO_SEEDS
+from spiders.seeds import BodyError, Kind, detect_kind, read_seeds_file, xml_body
+from spiders.themoscowtimes import TheMoscowTimesSpider
+
+ROOT = Path(__file__).resolve().parents[1]
+FIELDS = "url,status,kind,depth,content_type,encoding,fetched_at,warc,headers"
+
+
+@dataclass
+class Crawl:
+    items: list[dict[str, Any]]
+    log: str
+    paths: list[str]            # request targets the demo server received during the crawl
+
+    @property
+    def urls(self) -> list[str]:
+        return [i["url"] for i in self.items]
+
+    def kind_of(self, url: str) -> str:
+        return next(i["kind"] for i in self.items if i["url"] == url)
+
+
+def crawl(server: Any, tmp_path: Path, spider: str = "news", **args: str) -> Crawl:
+    """Run one crawl against ``server`` and read back its items, log and the server's request log."""
+    out = tmp_path / "items.jsonl"
+    cmd = [sys.executable, "-m", "scrapy", "crawl", spider, "-O", f"{out}:jsonlines",
+           "-s", "ITEM_PIPELINES={}", "-s", "DOWNLOAD_DELAY=0",
+           "-s", "AUTOTHROTTLE_ENABLED=False", "-s", f"ARCHIVE_DATA_DIR={tmp_path / 'data'}",
+           "-s", f"FEED_EXPORT_FIELDS={FIELDS}", "-s", "LOG_LEVEL=INFO"]
+    for name, value in args.items():
+        cmd += ["-a", f"{name}={value}"]
+    server.clear_requests()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    items = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return Crawl(items, proc.stderr, server.requested_paths())
+
+
+def article_urls(site: Any) -> set[str]:
+    return {t.url for t in site.truth}
+
+
+# ----- arguments ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({}, NO_SEEDS),
+    ({"seeds": "ftp://example.org/"}, "must start with http:// or https://"),
+    ({"seeds": "example.org/news"}, "must start with http:// or https://"),
+    ({"seeds": "http:///path"}, "has no host"),
+    ({"seeds": "https://example.org/", "allow": "(unclosed"}, "bad allow regex"),
+    ({"seeds": "https://example.org/", "deny": ["ok", "[z-a]"]}, "bad deny regex"),
+    ({"seeds": "https://example.org/", "since": "last tuesday"}, "bad since date"),
+    ({"seeds": "https://example.org/", "max_pages": "ten"}, "bad max_pages"),
+    ({"seeds": "https://example.org/", "max_pages": "0"}, "bad max_pages"),
+    ({"seeds": "https://example.org/", "max_depth": "-1"}, "bad max_depth"),
+    ({"seeds": "https://example.org/", "follow": "maybe"}, "bad follow"),
+    ({"seeds_file": "/nonexistent/seeds.txt"}, "cannot read seeds file"),
+])
+def test_bad_arguments_raise_one_line_value_errors(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        NewsSpider(**kwargs)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_arguments_from_strings_and_from_python_values_mean_the_same(tmp_path: Path) -> None:
+    seeds_file = tmp_path / "seeds.txt"
+    seeds_file.write_text("# news sites\nhttps://b.example.org/\n\nhttps://c.example.net/feed  # a feed\n")
+    from_cli = NewsSpider(seeds=["https://a.example.org/x"], seeds_file=str(seeds_file), follow=True,
+                          max_pages=5, max_depth=2, allow=["/20\\d\\d/", "/news/"], deny=["/tag/"],
+                          since="2024-05-01", domains=["cdn.example.com"])
+    from_a = NewsSpider(seeds="https://a.example.org/x", seeds_file=str(seeds_file), follow="true",
+                        max_pages="5", max_depth="2", allow="/20\\d\\d/\n/news/", deny="/tag/",
+                        since="2024-05-01", domains="cdn.example.com")
+    assert from_cli.options == from_a.options
+    opts = from_a.options
+    assert opts.seeds == ("https://a.example.org/x", "https://b.example.org/", "https://c.example.net/feed")
+    assert opts.since == datetime(2024, 5, 1, tzinfo=UTC)
+    assert from_a.scope.domains == {"example.org", "example.net", "example.com"}
+
+
+def test_seeds_file_ignores_comments_and_blank_lines(tmp_path: Path) -> None:
+    path = tmp_path / "s.txt"
+    path.write_text("\n  # comment\nhttps://x.org/a\n   https://x.org/b   \n")
+    assert read_seeds_file(path) == ["https://x.org/a", "https://x.org/b"]
+
+
+def test_since_accepts_dates_and_datetimes() -> None:
+    assert parse_since("2024-05-01") == datetime(2024, 5, 1, tzinfo=UTC)
+    assert parse_since("2024-05-01T12:00:00Z") == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert parse_since("2024-05-01T12:00:00+03:00") == datetime(2024, 5, 1, 9, tzinfo=UTC)
+    assert parse_since(None) is None
+
+
+def test_themoscowtimes_defaults_and_base_url_override() -> None:
+    default = TheMoscowTimesSpider()
+    assert default.options.seeds[0] == "https://www.themoscowtimes.com/"
+    assert "https://www.themoscowtimes.com/rss/news" in default.options.seeds
+    local = TheMoscowTimesSpider(base_url="http://127.0.0.1:9/")
+    assert all(s.startswith("http://127.0.0.1:9/") for s in local.options.seeds)
+    assert TheMoscowTimesSpider(seeds="http://127.0.0.1:9/x").options.seeds == ("http://127.0.0.1:9/x",)
+    with pytest.raises(ValueError, match="base_url"):
+        TheMoscowTimesSpider(base_url="www.themoscowtimes.com")
+
+
+# ----- sniffing and listings ---------------------------------------------------------------------------
+
+URLSET = b"""<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+        xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+<url><loc>https://ex.org/2024/05/02/a-a1</loc><lastmod>2024-05-02T10:00:00+02:00</lastmod></url>
+<url><loc>https://ex.org/2024/05/03/b-a2</loc>
+  <news:news><news:publication><news:name>Ex</news:name><news:language>en</news:language></news:publication>
+  <news:publication_date>2024-05-03</news:publication_date><news:title>B</news:title></news:news></url>
+<url><loc>/relative-c</loc></url>
+</urlset>"""
+INDEX = b"""<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<sitemap><loc>https://ex.org/s1.xml.gz</loc><lastmod>2024-01-01</lastmod></sitemap></sitemapindex>"""
+RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Ex</title>
+<item><title>A</title><link>https://ex.org/a</link><pubDate>Thu, 02 May 2024 10:00:00 +0300</pubDate></item>
+<item><title>B</title><guid>https://ex.org/b</guid></item></channel></rss>"""
+ATOM = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>Ex</title>
+<entry><link rel="alternate" type="text/html" href="https://ex.org/x"/><link rel="enclosure" href="https://ex.org/x.mp3"/>
+<updated>2024-05-02T10:00:00Z</updated></entry></feed>"""
+RDF = b"""<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+ xmlns:dc="http://purl.org/dc/elements/1.1/"><item rdf:about="https://ex.org/r"><title>R</title>
+<dc:date>2024-05-02</dc:date></item></rdf:RDF>"""
+HTML = b"<!DOCTYPE html><html><head><title>x</title></head><body><p>hi</p></body></html>"
+
+
+@pytest.mark.parametrize(("body", "ctype", "kind"), [
+    (URLSET, "application/xml", Kind.SITEMAP),
+    (gzip.compress(URLSET), "application/x-gzip", Kind.SITEMAP),
+    (INDEX, "text/xml", Kind.SITEMAP_INDEX),
+    (RSS, "application/rss+xml", Kind.FEED),
+    (RSS, "text/html", Kind.FEED),                  # servers lie about types: the body decides
+    (ATOM, "application/atom+xml", Kind.FEED),
+    (RDF, "application/rdf+xml", Kind.FEED),
+    (HTML, "text/html; charset=utf-8", Kind.HTML),
+    (HTML, "", Kind.HTML),
+    (b"%PDF-1.7 ...", "application/pdf", Kind.OTHER),
+    (b"", "text/plain", Kind.OTHER),
+])
+def test_detect_kind_sniffs_the_body(body: bytes, ctype: str, kind: Kind) -> None:
+    assert detect_kind(body, ctype) is kind
+
+
+def test_gzip_bodies_are_limited_and_checked() -> None:
+    packed = gzip.compress(URLSET)
+    assert xml_body(packed, max_size=10_000) == URLSET
+    with pytest.raises(BodyError, match="too large"):
+        xml_body(packed, max_size=100)
+    with pytest.raises(BodyError, match="corrupt"):
+        xml_body(b"\x1f\x8b" + b"\x00" * 30)
+
+
+def test_sitemap_entries_take_the_newest_date_incl_news_publication_date() -> None:
+    entries = list(parse_sitemap(URLSET, "https://ex.org/sitemap.xml"))
+    assert entries == [
+        Entry("https://ex.org/2024/05/02/a-a1", datetime(2024, 5, 2, 8, tzinfo=UTC)),
+        Entry("https://ex.org/2024/05/03/b-a2", datetime(2024, 5, 3, tzinfo=UTC)),
+        Entry("https://ex.org/relative-c", None),
+    ]
+    assert list(parse_sitemap(INDEX, "https://ex.org/")) == [
+        Entry("https://ex.org/s1.xml.gz", datetime(2024, 1, 1, tzinfo=UTC))]
+
+
+def test_feed_entries_from_rss_atom_and_rdf() -> None:
+    assert list(parse_feed(RSS, "https://ex.org/rss")) == [
+        Entry("https://ex.org/a", datetime(2024, 5, 2, 7, tzinfo=UTC)), Entry("https://ex.org/b", None)]
+    assert list(parse_feed(ATOM, "https://ex.org/atom")) == [
+        Entry("https://ex.org/x", datetime(2024, 5, 2, 10, tzinfo=UTC))]
+    assert list(parse_feed(RDF, "https://ex.org/rdf")) == [
+        Entry("https://ex.org/r", datetime(2024, 5, 2, tzinfo=UTC))]
+
+
+def test_entry_dates_and_since() -> None:
+    since = datetime(2024, 5, 2, 9, tzinfo=UTC)
+    assert Entry("u", datetime(2024, 5, 2, 8, tzinfo=UTC)).older_than(since)
+    assert not Entry("u", datetime(2024, 5, 2, 9, tzinfo=UTC)).older_than(since)
+    assert not Entry("u", None).older_than(since)          # undated entries are kept
+    assert parse_date("not a date") is None
+    assert parse_date("Thu, 02 May 2024 10:00:00 GMT") == datetime(2024, 5, 2, 10, tzinfo=UTC)
+
+
+def test_robots_sitemaps() -> None:
+    robots = b"User-agent: *\nDisallow: /private/\nSitemap: https://ex.org/s.xml\nsitemap: /news.xml\n"
+    assert robots_sitemaps(robots, "https://ex.org/robots.txt") == ["https://ex.org/s.xml", "https://ex.org/news.xml"]
+
+
+# ----- crawls of the demo site -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def home_crawl(demo_site: Any, tmp_path_factory: pytest.TempPathFactory) -> Crawl:
+    return crawl(demo_site, tmp_path_factory.mktemp("home"), seeds=demo_site.base_url + "/")
+
+
+def test_home_seed_finds_every_article_exactly_once(home_crawl: Crawl, demo_site: Any) -> None:
+    counts = Counter(home_crawl.urls)
+    assert [u for u, n in counts.items() if n > 1] == []
+    articles = {i["url"] for i in home_crawl.items if i["kind"] == "article"}
+    assert articles == article_urls(demo_site)
+    pages = {i["url"] for i in home_crawl.items if i["kind"] == "page"}
+    assert set(demo_site.non_article_urls) <= pages
+    assert pages.isdisjoint(article_urls(demo_site))
+
+
+def test_home_crawl_fetches_each_article_once_without_tracking_copies(home_crawl: Crawl, demo_site: Any) -> None:
+    requested = Counter(home_crawl.paths)
+    for truth in demo_site.truth:
+        assert requested[truth.path] == 1, truth.path
+    assert [p for p in requested if "utm_" in p or "gclid" in p or "fbclid" in p or "#" in p] == []
+
+
+def test_disallowed_page_is_never_requested(home_crawl: Crawl, demo_site: Any) -> None:
+    for url in demo_site.disallowed_urls:
+        path = url[len(demo_site.base_url):]
+        assert path not in home_crawl.paths
+
+
+def test_home_crawl_follows_pagination_and_reads_feeds_and_robots_sitemaps(home_crawl: Crawl) -> None:
+    paths = set(home_crawl.paths)
+    assert {"/world?page=2", "/world?page=3", "/robots.txt", "/rss/news", "/atom.xml", "/sitemap.xml"} <= paths
+    assert "/sitemaps/archive.xml.gz" in paths
+
+
+def test_items_carry_what_the_pipelines_need(home_crawl: Crawl, demo_site: Any) -> None:
+    item = next(i for i in home_crawl.items if i["url"] == demo_site.base_url + "/")
+    assert item["status"] == 200 and item["kind"] == "page" and item["depth"] == 0
+    assert item["content_type"].startswith("text/html") and item["encoding"] == "utf-8"
+    assert item["fetched_at"].endswith("Z") and datetime.fromisoformat(item["fetched_at"])
+    assert ["Content-Type", "text/html; charset=utf-8"] in item["headers"]
+    assert all(i["warc"] and i["warc"]["filename"].endswith(".warc.gz") for i in home_crawl.items)
+    assert max(i["depth"] for i in home_crawl.items) >= 1
+
+
+def test_single_article_seed_yields_just_that_page(demo_site: Any, tmp_path: Path) -> None:
+    url = demo_site.truth[5].url
+    result = crawl(demo_site, tmp_path, seeds=url + "?utm_source=newsletter#top")
+    assert result.urls == [url]
+    assert result.items[0]["kind"] == "article"
+    assert sorted(set(result.paths)) == sorted({"/robots.txt", demo_site.truth[5].path})
+
+
+def test_article_seed_with_follow_crawls_on(demo_site: Any, tmp_path: Path) -> None:
+    result = crawl(demo_site, tmp_path, seeds=demo_site.truth[5].url, follow="1", max_depth="1")
+    assert len(result.items) > 3
+    assert demo_site.truth[5].url in result.urls
+
+
+def test_sitemap_index_seed_with_gzip_child_and_news_sitemap(demo_site: Any, tmp_path: Path) -> None:
+    result = crawl(demo_site, tmp_path, seeds=demo_site.site.sitemap_url)
+    assert Counter(result.urls) == Counter(article_urls(demo_site))
+    assert {i["kind"] for i in result.items} == {"article"}
+    assert {"/sitemaps/articles-1.xml", "/sitemaps/news.xml", "/sitemaps/archive.xml.gz"} <= set(result.paths)
+    assert "/" not in result.paths                      # a sitemap seed does not crawl the site
+
+
+def test_rss_and_atom_seeds(demo_site: Any, tmp_path: Path) -> None:
+    newest = {t.url for t in demo_site.truth[:15]}
+    rss = crawl(demo_site, tmp_path / "rss", seeds=demo_site.site.rss_url)
+    assert set(rss.urls) == newest and len(rss.urls) == 15
+    atom = crawl(demo_site, tmp_path / "atom", seeds=demo_site.site.atom_url)
+    assert set(atom.urls) == newest
+
+
+def test_since_skips_older_sitemap_and_feed_entries(demo_site: Any, tmp_path: Path) -> None:
+    cut = demo_site.truth[7].published                       # truth is newest first
+    newer = {t.url for t in demo_site.truth if datetime.fromisoformat(t.published) >= datetime.fromisoformat(cut)}
+    result = crawl(demo_site, tmp_path, seeds=f"{demo_site.site.sitemap_url},{demo_site.site.rss_url}", since=cut)
+    assert set(result.urls) == newer and len(result.urls) == len(newer) == 8
+    assert "/sitemaps/archive.xml.gz" not in result.paths     # its lastmod is older than since
+
+
+def test_max_pages_stops_the_crawl_with_its_own_reason(demo_site: Any, tmp_path: Path) -> None:
+    result = crawl(demo_site, tmp_path, seeds=demo_site.base_url + "/", max_pages="5")
+    assert 1 <= len(result.items) <= 5
+    assert "'finish_reason': 'max_pages'" in result.log
+
+
+def test_max_depth_zero_is_the_seed_alone_and_pagination_is_not_a_hop(demo_site: Any, tmp_path: Path) -> None:
+    alone = crawl(demo_site, tmp_path / "d0", seeds=demo_site.base_url + "/", max_depth="0")
+    assert alone.urls == [demo_site.base_url + "/"]
+    one = crawl(demo_site, tmp_path / "d1", seeds=demo_site.base_url + "/world", max_depth="1")
+    assert "/world?page=3" in one.paths
+    assert all(i["url"] != demo_site.base_url + "/about" or i["depth"] == 1 for i in one.items)
+
+
+def test_allow_and_deny(demo_site: Any, tmp_path: Path) -> None:
+    denied = crawl(demo_site, tmp_path / "deny", seeds=demo_site.base_url + "/", deny="/tag/\n/business")
+    assert denied.items
+    assert not [p for p in denied.paths if p.startswith(("/tag/", "/business"))]
+    wanted = demo_site.truth[0].path
+    allowed = crawl(demo_site, tmp_path / "allow", seeds=demo_site.site.sitemap_url, allow=wanted + "$")
+    assert allowed.urls == [demo_site.truth[0].url]
+
+
+def test_themoscowtimes_spider_on_the_moscow_layout(moscow_site: Any, tmp_path: Path) -> None:
+    result = crawl(moscow_site, tmp_path, spider="themoscowtimes", base_url=moscow_site.base_url)
+    articles = {i["url"] for i in result.items if i["kind"] == "article"}
+    assert articles == article_urls(moscow_site)
+    assert Counter(result.urls).most_common(1)[0][1] == 1
+    assert {"/", "/rss/news", "/sitemap/sitemap.xml"} <= set(result.paths)
