@@ -167,12 +167,18 @@ def scan_warc(path: Path, filename: str | None = None) -> IndexScan:
     problems: list[BadRecord] = []
     size = path.stat().st_size
     with path.open("rb") as fh:
-        gzipped = fh.read(3) == _GZIP_MAGIC
+        head = fh.read(16)
+        gzipped = head.startswith(_GZIP_MAGIC)
+        if not (gzipped or head.startswith((b"WARC/", b"filedesc:")) or not head):
+            return IndexScan(path, (), (BadRecord(name, 0, f"not a WARC file (it starts with {head!r}); "
+                                                  "pass only WARC files"),))
         pos = 0
         while pos < size:
             fh.seek(pos)
             failed_at = _scan_from(fh, name, lines, problems)
             if failed_at is None:
+                break
+            if failed_at >= size:
                 break
             pos = _resync(fh, failed_at + 1, gzipped)
             if pos < 0:
@@ -185,8 +191,13 @@ def _scan_from(fh: object, name: str, lines: list[CdxjLine], problems: list[BadR
     it = ArchiveIterator(fh)
     try:
         for record in it:
+            errors_before = it.err_count
             line, trouble = _index_record(record, name)
             offset, length = it.get_record_offset(), it.get_record_length()
+            if it.err_count > errors_before:
+                problems.append(BadRecord(name, offset, "record length does not match its Content-Length "
+                                                        "(no blank line after it); the WARC is corrupt here"))
+                return offset
             if trouble:
                 problems.append(BadRecord(name, offset, trouble))
             elif line is not None:
@@ -196,6 +207,13 @@ def _scan_from(fh: object, name: str, lines: list[CdxjLine], problems: list[BadR
         return int(it.offset)
     finally:
         it.close()
+    end = int(it.offset)
+    fh.seek(end)  # type: ignore[attr-defined]
+    rest = fh.read(1 << 20)  # type: ignore[attr-defined]
+    if rest.strip():
+        problems.append(BadRecord(name, end, "truncated record: the file ends inside it (or holds bytes that "
+                                             "are no record); the crawl writing it probably died"))
+        return end
     return None
 
 
