@@ -21,11 +21,9 @@ from crawler.demosite.generate import LAYOUTS, Article, ArticleTruth, generate_a
 
 HTML = "text/html; charset=utf-8"
 XML = "application/xml; charset=utf-8"
-ABOUT = ["Demo Times is a small news site that exists only to be crawled. It is generated in memory.",
+ABOUT = ["{name} is a small news site that exists only to be crawled. It is generated in memory.",
          "Our newsroom does not exist; our reporters are made of word lists and a seeded random generator.",
          "Write to the editors at editors@example.org. We do not answer, because we are a test fixture."]
-
-
 CSS = ("body{font-family:Georgia,serif;margin:0}.layout{display:flex;gap:2em}main{flex:3}"
        ".sidebar{flex:1}.ad{background:#eee;text-align:center;min-height:90px}.byline{font-style:italic}\n")
 
@@ -202,7 +200,19 @@ class Site:
 
     def _rebuild(self) -> None:
         base, lay, arts = self._base(), self.layout, self._articles
-        sidebar = arts[:5]
+        pages = {**self._html_pages(base, arts), **self._machine_pages(base, arts)}
+        for a in arts:
+            pages[f"/static/img/{a.id}.png"] = _page(_png((a.id % 256, a.id // 256 % 256, 128)), content_type="image/png")
+        pages["/static/site.css"] = _page(CSS, content_type="text/css; charset=utf-8")
+        pages["/static/logo.png"] = _page(_png((20, 40, 90)), content_type="image/png")
+        for path in self._removed:
+            pages[path] = _page(render.text_page_html(lay, "Gone", ["This article was removed."], []), status=410)
+        pages["__404__"] = _page(render.text_page_html(lay, "Page not found", ["Nothing here."], []), status=404)
+        self._pages = pages
+
+    def _html_pages(self, base: str, arts: list[Article]) -> dict[str, Page]:
+        """Articles, redirects, section and tag listings, home, about and the disallowed page."""
+        lay, sidebar = self.layout, arts[:5]
         pages: dict[str, Page] = {}
         for a in arts:
             related = [r for r in arts if r.section == a.section and r is not a][:3]
@@ -213,43 +223,39 @@ class Site:
             loc = base + a.path if a.id == self._old_ids[0] else a.path   # one absolute, one root-relative
             pages[old] = replace(_page(moved, status=301), location=loc, gzipped=None)
         for section in lay.sections:
-            items = [a for a in arts if a.section == section]
+            items, label = [a for a in arts if a.section == section], section_label(section)
             chunks = [items[i:i + self.per_page] for i in range(0, len(items), self.per_page)] or [[]]
             for n, chunk in enumerate(chunks, start=1):
                 prev = None if n == 1 else f"/{section}" if n == 2 else f"/{section}?page={n - 1}"
                 nxt = f"/{section}?page={n + 1}" if n < len(chunks) else None
-                key = f"/{section}" if n == 1 else f"/{section}?page={n}"
-                label = section_label(section)
-                pages[key] = _page(render.listing_html(lay, title=label, heading=label, items=chunk,
-                                                       sidebar=sidebar, prev_url=prev, next_url=nxt))
+                pages[f"/{section}" if n == 1 else f"/{section}?page={n}"] = _page(render.listing_html(
+                    lay, title=label, heading=label, items=chunk, sidebar=sidebar, prev_url=prev, next_url=nxt))
         for tag in sorted({k for a in arts for k in a.keywords}):
-            items = [a for a in arts if tag in a.keywords]
             pages[f"/tag/{tag}"] = _page(render.listing_html(lay, title=f"Topic: {tag}", heading=f"Topic: {tag}",
-                                                             items=items, sidebar=sidebar))
+                                                             items=[a for a in arts if tag in a.keywords], sidebar=sidebar))
         extra = render.home_extra(arts, list(self._old_paths()), self._missing_paths()) if arts else ""
         pages["/"] = _page(render.listing_html(lay, title="", heading="Latest news", items=arts[:10],
                                                sidebar=sidebar, extra=extra))
-        pages["/about"] = _page(render.text_page_html(lay, "About us", ABOUT, sidebar))
+        about = [p.format(name=lay.name) for p in ABOUT]
+        pages["/about"] = _page(render.text_page_html(lay, "About us", about, sidebar))
         pages["/private/secret-page"] = _page(render.text_page_html(
             lay, "Staff only", ["Internal page. Crawlers that obey robots.txt never see it."], []))
-        pages["/static/site.css"] = _page(CSS, content_type="text/css; charset=utf-8")
-        pages["/static/logo.png"] = _page(_png((20, 40, 90)), content_type="image/png")
-        for a in arts:
-            pages[f"/static/img/{a.id}.png"] = _page(_png((a.id % 256, a.id // 256 % 256, 128)), content_type="image/png")
-        pages["/robots.txt"] = _page(f"User-agent: *\nDisallow: /private/\n\nSitemap: {base}{lay.sitemap}\n",
-                                     content_type="text/plain; charset=utf-8")
-        pages["/rss/news"] = _page(render.rss(lay, base, arts[:15]), content_type="application/rss+xml; charset=utf-8")
-        pages["/atom.xml"] = _page(render.atom(lay, base, arts[:15]), content_type="application/atom+xml; charset=utf-8")
-        half = (len(arts) + 1) // 2
-        d = lay.sitemap_dir
+        return pages
+
+    def _machine_pages(self, base: str, arts: list[Article]) -> dict[str, Page]:
+        """robots.txt, feeds and sitemaps: the only places with absolute URLs besides canonical links."""
+        lay, half, d = self.layout, (len(arts) + 1) // 2, self.layout.sitemap_dir
         children = {f"{d}/articles-1.xml": arts[:half], f"{d}/news.xml": arts[:10], f"{d}/archive.xml.gz": arts[half:]}
-        pages[f"{d}/articles-1.xml"] = _page(render.urlset(base, arts[:half]), content_type=XML)
-        pages[f"{d}/news.xml"] = _page(render.urlset(base, arts[:10], news_name=lay.name), content_type=XML)
-        pages[f"{d}/archive.xml.gz"] = _page(gzip.compress(render.urlset(base, arts[half:]).encode(), mtime=0),
-                                             content_type="application/x-gzip")
-        pages[lay.sitemap] = _page(render.sitemap_index(base, [
-            (p, max((a.modified for a in items), default=None)) for p, items in children.items()]), content_type=XML)
-        for path in self._removed:
-            pages[path] = _page(render.text_page_html(lay, "Gone", ["This article was removed."], []), status=410)
-        pages["__404__"] = _page(render.text_page_html(lay, "Page not found", ["Nothing here."], []), status=404)
-        self._pages = pages
+        index = render.sitemap_index(base, [(p, max((a.modified for a in items), default=None))
+                                            for p, items in children.items()])
+        return {
+            "/robots.txt": _page(f"User-agent: *\nDisallow: /private/\n\nSitemap: {base}{lay.sitemap}\n",
+                                 content_type="text/plain; charset=utf-8"),
+            "/rss/news": _page(render.rss(lay, base, arts[:15]), content_type="application/rss+xml; charset=utf-8"),
+            "/atom.xml": _page(render.atom(lay, base, arts[:15]), content_type="application/atom+xml; charset=utf-8"),
+            lay.sitemap: _page(index, content_type=XML),
+            f"{d}/articles-1.xml": _page(render.urlset(base, arts[:half]), content_type=XML),
+            f"{d}/news.xml": _page(render.urlset(base, arts[:10], news_name=lay.name), content_type=XML),
+            f"{d}/archive.xml.gz": _page(gzip.compress(render.urlset(base, arts[half:]).encode(), mtime=0),
+                                         content_type="application/x-gzip"),
+        }
