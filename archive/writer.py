@@ -271,10 +271,10 @@ class WarcWriter:
         req_block = _http_block(req_line, ex.request_headers, fixed)
         reconstructed = ", ".join(sorted(fixed))
 
-        resp_id, req_id = self._new_id(), self._new_id()
         payload_digest = sha1_digest(ex.body)
         with self._lock:
             self._ensure_open()
+            resp_id, req_id = self._new_id(), self._new_id()
             resp_headers = self._common(resp_id, "response", date, ex.url)
             if ex.ip_address:
                 resp_headers.append(("WARC-IP-Address", ex.ip_address))
@@ -315,9 +315,9 @@ class WarcWriter:
         content_type: str = "application/json",
     ) -> WarcLocation:
         """A ``metadata`` record about ``url``, tied to the response record ``concurrent_to``."""
-        rec_id = self._new_id()
         with self._lock:
             self._ensure_open()
+            rec_id = self._new_id()
             headers = self._common(rec_id, "metadata", warc_date(date), url)
             headers += [
                 ("WARC-Concurrent-To", concurrent_to),
@@ -358,9 +358,9 @@ class WarcWriter:
             f"{ex.method} {_request_target(ex.url)} {ex.protocol or 'HTTP/1.1'}", ex.request_headers, fixed
         )
         reconstructed = ", ".join(sorted(fixed))
-        rev_id, req_id = self._new_id(), self._new_id()
         with self._lock:
             self._ensure_open()
+            rev_id, req_id = self._new_id(), self._new_id()
             headers = self._common(rev_id, "revisit", date, ex.url)
             if ex.ip_address:
                 headers.append(("WARC-IP-Address", ex.ip_address))
