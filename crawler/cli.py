@@ -12,6 +12,9 @@ import sys
 from collections.abc import Sequence
 
 from crawler import __version__
+from crawler.errors import CommandError, UsageError
+
+__all__ = ["CommandError", "UsageError", "build_parser", "main"]
 
 # Each entry is a module in crawler.commands with ``register(subparsers) -> None``; the parser it adds
 # sets ``func(args) -> int``.
@@ -24,14 +27,6 @@ COMMANDS = [
     "index",
     "replay",
 ]
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit code 2."""
-
-
-class CommandError(Exception):
-    """The command could not do its work: printed as one line, exit code 1."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,4 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m crawler.cli``: run the imported module, not this __main__ copy, so that the exception
+    # classes the verbs raise are the ones main() catches.
+    from crawler.cli import main as _main
+
+    sys.exit(_main())

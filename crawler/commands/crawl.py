@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
 
 
 def spider_args_from(args: argparse.Namespace) -> dict[str, Any]:
-    from crawler.cli import UsageError
+    from crawler.errors import UsageError
 
     kwargs: dict[str, Any] = {}
     if getattr(args, "seed", None):
@@ -99,7 +99,7 @@ def settings_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def execute(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any]) -> int:
-    from crawler.cli import CommandError, UsageError
+    from crawler.errors import CommandError, UsageError
     from crawler.runner import CrawlSetupError, run_crawl
 
     try:

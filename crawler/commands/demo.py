@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crawler.cli import CommandError, UsageError
+    from crawler.errors import CommandError, UsageError
     from crawler.demosite import Site, serve
     from crawler.runner import CrawlSetupError, run_crawl
 

@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
 def _date(value: str | None, option: str) -> str | None:
     from datetime import datetime
 
-    from crawler.cli import UsageError
+    from crawler.errors import UsageError
 
     if value is None:
         return None
@@ -39,7 +39,7 @@ def _date(value: str | None, option: str) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from archive.catalog import Catalog
-    from crawler.cli import UsageError
+    from crawler.errors import UsageError
 
     path = args.data_dir / "catalog.sqlite"
     if not path.exists():

@@ -50,7 +50,7 @@ def _load(data_dir: Any, row: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from archive.catalog import Catalog
-    from crawler.cli import CommandError, UsageError
+    from crawler.errors import CommandError, UsageError
 
     path = args.data_dir / "catalog.sqlite"
     if not path.exists():
