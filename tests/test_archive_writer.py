@@ -67,8 +67,8 @@ def server() -> Iterator[str]:
     with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Handler) as srv:
         thread = threading.Thread(target=srv.serve_forever, daemon=True)
         thread.start()
-        host, port = srv.server_address[:2]
-        yield f"http://{host}:{port}"
+        port = srv.server_address[1]
+        yield f"http://127.0.0.1:{port}"
         srv.shutdown()
 
 
