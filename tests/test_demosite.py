@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree, html
 
-from crawler.demosite import RunningServer, Site
+from crawler.demosite import RunningServer, Site, serve
 
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 NEWS = "{http://www.google.com/schemas/sitemap-news/0.9}"
@@ -199,6 +199,7 @@ def test_mutations_change_pages_feeds_and_sitemaps(fresh_site: Callable[..., Run
     redirects = server.redirects
     added = site.add_article()
     assert server.truth[0] == added and len(server.truth) == 13 and server.redirects == redirects
+    assert len(site.edit_article(added.id).text.split("\n")) == len(added.text.split("\n")) + 1
     assert fetch(added.url)[0] == 200 and added.url in fetch(server.base_url + "/rss/news")[2].decode()
     site.remove_article(target.id)
     assert fetch(target.url)[0] == 410 and target.url in site.removed_urls
@@ -234,3 +235,8 @@ def test_command_line_prints_the_url_it_serves() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+    with serve(Site(articles=3)) as busy:
+        port = urlsplit(busy.base_url).port
+        done = subprocess.run([sys.executable, "-m", "crawler.demosite", "--port", str(port)],
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "choose another --port" in done.stderr

@@ -1,8 +1,12 @@
-"""``python -m crawler.demosite [--port 8000] [--layout moscowtimes]``: serve the demo site until Ctrl-C."""
+"""``python -m crawler.demosite [--port 8000] [--layout moscowtimes]``: serve the demo site until Ctrl-C.
+
+The first stdout line is ``serving http://HOST:PORT/``. Exit codes: 0 stopped by Ctrl-C, 2 cannot listen.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 
 from crawler.demosite.generate import LAYOUTS
@@ -18,7 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--layout", choices=sorted(LAYOUTS), default="demo")
     args = parser.parse_args(argv)
-    server = serve(Site(articles=args.articles, seed=args.seed, layout=args.layout), args.host, args.port)
+    try:
+        server = serve(Site(articles=args.articles, seed=args.seed, layout=args.layout), args.host, args.port)
+    except OSError as err:
+        print(f"cannot listen on {args.host}:{args.port}: {err}; choose another --port (0 picks a free one)",
+              file=sys.stderr)
+        return 2
     print(f"serving {server.base_url}/", flush=True)
     try:
         threading.Event().wait()

@@ -127,12 +127,13 @@ class Site:
         return self._base() + "/atom.xml"
 
     # ----- mutations (for re-crawl tests) -----------------------------------------------------------
-    def edit_article(self, article_id: int, new_paragraph: str) -> ArticleTruth:
-        """Append a paragraph; dateModified, Last-Modified and ETag change."""
+    def edit_article(self, article_id: int, new_paragraph: str | None = None) -> ArticleTruth:
+        """Append a paragraph (default: a new generated one); dateModified, Last-Modified and ETag change."""
         with self._lock:
             i = self._index(article_id)
             a = self._articles[i]
-            self._articles[i] = replace(a, paragraphs=(*a.paragraphs, new_paragraph), modified=self._later(a.modified))
+            added = new_paragraph if new_paragraph is not None else self._gen.paragraph()
+            self._articles[i] = replace(a, paragraphs=(*a.paragraphs, added), modified=self._later(a.modified))
             self._rebuild()
         return self._truth_of(article_id)
 
