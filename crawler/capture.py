@@ -69,7 +69,7 @@ class WarcCaptureMiddleware:
         if writer is None or catalog is None:  # the spider has not opened yet: cannot happen in a crawl
             raise RuntimeError("WARC capture before the archive storage was opened")
         resp_loc, _req_loc = writer.write_exchange(exchange)
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         catalog.add_capture(
             url=response.url,
             fetched_at=utc_iso(now),

@@ -63,6 +63,8 @@ class RetryAfterMiddleware:
             logger.warning("ignoring unparseable Retry-After %r from %s", header, response.url)
             return response
         delay = min(delay, self.max_delay)
+        if self.crawler.spider is None:
+            return response
         retry = get_retry_request(request, spider=self.crawler.spider, reason=f"{response.status} Retry-After {delay:g}s")
         if retry is None:
             return response
