@@ -98,6 +98,20 @@ def _text_len(el: _Element) -> int:
     return len(_WS.sub(" ", el.text_content()).strip())
 
 
+def _main_article(articles: list[_Element]) -> _Element | None:
+    """The ``<article>`` that is the page's story: a headline, 3+ paragraphs, and at least three times the
+    text of any other ``<article>`` (related-story teasers are often ``<article>`` elements too)."""
+    if not articles:
+        return None
+    sized = sorted(((_text_len(a), a) for a in articles), key=lambda x: x[0], reverse=True)
+    length, main = sized[0]
+    if len(sized) > 1 and length < 3 * sized[1][0]:
+        return None
+    headline = main.xpath(".//h1") or (len(articles) == 1 and main.xpath(".//h2"))
+    paragraphs = [p for p in main.iter("p") if _text_len(p) >= 60]
+    return main if headline and len(paragraphs) >= 3 else None
+
+
 def url_hint(url: str, pattern: re.Pattern[str] | None = None) -> bool:
     """True when the URL's path looks like an article's (a hint only)."""
     path = url.split("://", 1)[-1].partition("/")[2].partition("?")[0].partition("#")[0]
@@ -134,23 +148,24 @@ def score(html_or_tree: str | bytes | _Element, url: str, pattern: re.Pattern[st
         points += 1
 
     articles = tree.xpath("//article")
-    if len(articles) >= 4 or article_items >= 4:
+    main = _main_article(articles)
+    if main is not None:
+        points += 2                       # one dominant <article> with a headline and paragraphs
+    elif len(articles) >= 4 or article_items >= 4:
         points -= 4                       # a listing of teasers
-    elif articles:
-        main = max(articles, key=_text_len)
-        paragraphs = [p for p in main.iter("p") if _text_len(p) >= 60]
-        if main.xpath(".//h1|.//h2") and len(paragraphs) >= 3:
-            points += 2
-    else:
+    elif not articles:
         paragraphs = [p for p in tree.iter("p") if _text_len(p) >= 80]
         if tree.xpath("//h1") and len(paragraphs) >= 5:
             points += 1
 
-    times = tree.xpath("//time")
-    if len(times) >= 6:
-        points -= 2                       # many dated items: a listing
-    elif times or _meta(tree, "article:published_time"):
-        points += 1 if times else 0
+    if main is not None:
+        points += 1 if main.xpath(".//time") else 0
+    else:
+        times = len(tree.xpath("//time"))
+        if 1 <= times <= 2:
+            points += 1                   # a dateline
+        elif times >= 6:
+            points -= 2                   # many dated items: a listing
     if tree.xpath("//*[@rel='author'] | //*[@itemprop='author']") or any(
         _BYLINE.search(c) for c in tree.xpath("//*[@class]/@class") if isinstance(c, str)
     ):
