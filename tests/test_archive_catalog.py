@@ -21,7 +21,7 @@ def record(url: str, fetched_at: str, kind: str = "article", run_id: str = "run1
                   title=kw.pop("title", f"title of {url}"), authors=kw.pop("authors", ["A. Writer"]), **kw)  # fmt: skip
 
 
-def capture(catalog: Catalog, url: str, fetched_at: str, status: int = 200, offset: int = 0) -> None:
+def capture(catalog: Catalog, url: str, fetched_at: str | datetime, status: int = 200, offset: int = 0) -> None:
     catalog.add_capture(url=url, fetched_at=fetched_at, status=status, mime="text/html",
                         payload_digest="sha1:" + "C" * 32, warc_filename="crawl-1.warc.gz", warc_offset=offset,
                         warc_length=10, record_id=f"<urn:uuid:{offset}>", warc_type="response", run_id="run1")  # fmt: skip
