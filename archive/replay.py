@@ -62,7 +62,10 @@ def normalize_timestamp(text: str) -> str:
     if len(digits) < 4 or any(ch not in "0123456789-T:Z. " for ch in text.strip()):
         raise ValueError(f"not a timestamp: {text!r} (use YYYYMMDDhhmmss or ISO 8601, e.g. 2026-11-27T11:22)")
     padded = digits + "0101000000"[len(digits) - 4:] if len(digits) < 8 else digits.ljust(14, "0")
-    _to_datetime(padded)
+    try:
+        _to_datetime(padded)
+    except ValueError:
+        raise ValueError(f"not a timestamp: {text!r} (no such date or time)") from None
     return padded
 
 

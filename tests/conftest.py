@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +54,66 @@ def fresh_site() -> Iterator[Callable[..., RunningServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+# ----- replay: a crawled archive with a page captured twice and a revisit (tests of index/replay/export) -----
+
+
+@dataclass(frozen=True)
+class ReplayArchive:
+    """``data_dir`` of a real crawl of ``site``; ``twice`` was captured at ``twice_ts`` (first, before
+    ``edit``) and again later; ``revisited`` has a revisit record at ``revisit_ts`` pointing to its crawl."""
+
+    site: RunningServer
+    data_dir: Path
+    twice: str
+    twice_ts: tuple[str, str]
+    edit: str
+    revisited: str
+    revisit_ts: str
+
+
+def _run_crawler(*args: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CRAWLER_DATA_DIR"}
+    proc = subprocess.run([sys.executable, "-m", "crawler.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="session")
+def replay_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplayArchive]:
+    from archive.cdxj import append_to_index, index_path, lookup
+    from archive.reader import read_record
+    from archive.writer import HttpExchange, WarcLocation, WarcWriter
+
+    fast = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "EXTRACT_WORKERS=2"]
+    data_dir = tmp_path_factory.mktemp("replay") / "data"
+    with serve(Site(articles=12)) as server:
+        _run_crawler("crawl", "news", "--seed", server.base_url + "/", "--data-dir", str(data_dir), *fast)
+        twice, revisited = server.truth[0], server.truth[1]
+        [first] = [c for c in lookup(index_path(data_dir), twice.url) if c.status == 200]
+        while datetime.now(UTC).strftime("%Y%m%d%H%M%S") <= first.timestamp:
+            time.sleep(0.1)  # the second capture needs a later 14-digit timestamp
+        edit = "A paragraph added after the first capture, for the replay tests."
+        server.site.edit_article(twice.id, edit)
+        _run_crawler("archive", twice.url, "--data-dir", str(data_dir), *fast)
+        second = [c for c in lookup(index_path(data_dir), twice.url) if c.status == 200][-1]
+        # a revisit of another article, one hour after its capture, as a deduplicating crawl writes it
+        [orig_line] = [c for c in lookup(index_path(data_dir), revisited.url) if c.status == 200]
+        orig = read_record(data_dir / "warc" / orig_line.filename, orig_line.offset, orig_line.length)
+        assert orig.date is not None and orig.record_id is not None
+        orig_date = datetime.strptime(orig_line.timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        when = orig_date + timedelta(hours=1)
+        with WarcWriter(data_dir / "warc", prefix="revisit") as writer:
+            writer.write_revisit(
+                HttpExchange(url=revisited.url, date=when, method="GET", request_headers=[("Host", "x")],
+                             request_body=b"", status=200, reason="OK", protocol="HTTP/1.1",
+                             response_headers=list(orig.http_headers), body=orig.raw_payload),
+                refers_to=WarcLocation(orig_line.filename, orig_line.offset, orig_line.length, orig.record_id,
+                                       orig.payload_digest),
+                refers_to_uri=revisited.url, refers_to_date=orig_date)
+            closed = writer.close()
+        for path in closed:
+            append_to_index(data_dir, path)
+        yield ReplayArchive(server, data_dir, twice.url, (first.timestamp, second.timestamp), edit,
+                            revisited.url, when.strftime("%Y%m%d%H%M%S"))

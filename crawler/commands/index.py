@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from archive.cdxj import index_filename, index_path, merge_into_index, scan_warc, write_index
-    from crawler.cli import UsageError
+    from crawler.errors import UsageError
 
     if args.check:
         return _check(args)
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from archive.cdxj import check_index
-    from crawler.cli import UsageError
+    from crawler.errors import UsageError
 
     if not (args.data_dir / "catalog.sqlite").exists():
         raise UsageError(f"no catalog in {args.data_dir} (crawl something first, or pass --data-dir)")

@@ -49,7 +49,7 @@ def register(sub: Any) -> None:
 def _archive(args: argparse.Namespace) -> Any:
     from archive.cdxj import index_path
     from archive.replay import Archive
-    from crawler.cli import UsageError
+    from crawler.errors import UsageError
 
     if not index_path(args.data_dir).exists():
         raise UsageError(f"no index in {args.data_dir} (run 'crawler index', or pass --data-dir)")
@@ -58,7 +58,7 @@ def _archive(args: argparse.Namespace) -> Any:
 
 def _find(archive: Any, url: str, at: str | None) -> Any:
     from archive.replay import NotCaptured
-    from crawler.cli import CommandError, UsageError
+    from crawler.errors import CommandError, UsageError
 
     try:
         return archive.nearest(url, at)
@@ -70,7 +70,7 @@ def _find(archive: Any, url: str, at: str | None) -> Any:
 
 def run_get(args: argparse.Namespace) -> int:
     from archive.replay import CaptureError
-    from crawler.cli import CommandError
+    from crawler.errors import CommandError
 
     archive = _archive(args)
     line = _find(archive, args.url, args.at)
@@ -112,7 +112,7 @@ def _text(capture: Any) -> str:
 def run_list(args: argparse.Namespace) -> int:
     archive = _archive(args)
     from archive.replay import NotCaptured, normalize_url
-    from crawler.cli import CommandError
+    from crawler.errors import CommandError
 
     try:
         captures = archive.captures(normalize_url(args.url))
@@ -128,8 +128,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     from archive.pywb import PywbError, find_wayback, prepare, serve
-
-    from crawler.cli import CommandError, UsageError
+    from crawler.errors import CommandError, UsageError
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be 0..65535, got {args.port}")
