@@ -36,7 +36,7 @@ from scrapy.utils.response import get_base_url
 
 from crawler.items import PageItem
 from crawler.pagekind import classify
-from crawler.urls import Scope, canonicalize_url
+from crawler.urls import Scope, canonicalize_url, registered_domain
 from spiders.listings import parse_feed, parse_sitemap, robots_sitemaps
 from spiders.options import SpiderOptions
 from spiders.seeds import BodyError, Kind, detect_kind, xml_body
@@ -56,6 +56,10 @@ COUNTED = "news_counted"    # the request used a unit of max_pages
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _content_type(response: Response) -> str:
+    return (response.headers.get(b"Content-Type") or b"").decode("latin-1")
 
 
 def _utc_now() -> str:
@@ -145,7 +149,9 @@ class NewsSpider(scrapy.Spider):
         return self.parse(response)
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        content_type = _content_type(response)
+        if response.meta.get(ROLE, "seed") == "seed":
+            yield from self._widen_scope(response)
         try:
             kind = detect_kind(response.body, content_type, self._max_gunzip)
         except BodyError as exc:
@@ -160,6 +166,16 @@ class NewsSpider(scrapy.Spider):
         else:
             self.logger.debug(f"not HTML, no item: {response.url} ({content_type or 'no Content-Type'})")
 
+    def _widen_scope(self, response: Response) -> Iterator[Request]:
+        """A seed redirected to another registered domain (example.com -> example.net): the site lives
+        there now, so that domain joins the scope and its robots.txt is read for sitemaps."""
+        if self.scope.in_domain(response.url):
+            return
+        host = urlsplit(response.url).hostname or ""
+        self.logger.info(f"seed moved to {response.url}: adding {host} to the scope")
+        self.scope = Scope(self.scope.domains | {registered_domain(host)}, self.scope.allow, self.scope.deny)
+        yield Request(f"{_origin(response.url)}/robots.txt", callback=self.parse_robots, meta={ROLE: "robots"})
+
     def parse_robots(self, response: Response) -> Iterator[Request]:
         """Remember the sitemaps a robots.txt names; fetch them once a seed of that origin is a page."""
         origin = _origin(response.url)
@@ -171,8 +187,8 @@ class NewsSpider(scrapy.Spider):
         """Sitemaps from robots.txt: their entries are one hop from the seed, like its links."""
         if self.options.max_depth == 0:
             return
-        for url in self._robots.pop(origin, []):
-            url = self._canonical(url)
+        for listed in self._robots.pop(origin, []):
+            url = self._canonical(listed)
             if url and self.scope.in_domain(url) and not any(p.search(url) for p in self.scope.deny):
                 request = self._request(url, role="listing", follow=True, hops=1)
                 if request is not None:
@@ -242,7 +258,7 @@ class NewsSpider(scrapy.Spider):
             url=response.url,
             status=response.status,
             headers=headers,
-            content_type=response.headers.get(b"Content-Type", b"").decode("latin-1"),
+            content_type=_content_type(response),
             html=response.text,
             encoding=response.encoding,
             fetched_at=fetched_at,

@@ -329,3 +329,14 @@ def test_themoscowtimes_spider_on_the_moscow_layout(moscow_site: Any, tmp_path: 
     assert articles == article_urls(moscow_site)
     assert Counter(result.urls).most_common(1)[0][1] == 1
     assert {"/", "/rss/news", "/sitemap/sitemap.xml"} <= set(result.paths)
+
+
+def test_a_seed_redirected_to_another_domain_brings_that_domain_into_scope(demo_site: Any, tmp_path: Path) -> None:
+    target = demo_site.truth[2]                        # its old URL answers 301 with an absolute Location
+    old = next(o for o, new in demo_site.redirects.items() if new == target.url)
+    seed = old.replace("127.0.0.1", "localhost")       # another registered domain, same server
+    result = crawl(demo_site, tmp_path, seeds=seed, follow="1", max_depth="1")
+    assert target.url in result.urls
+    assert len(result.items) > 3
+    assert all(u.startswith(demo_site.base_url) for u in result.urls)
+    assert "adding 127.0.0.1 to the scope" in result.log
