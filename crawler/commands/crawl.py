@@ -85,8 +85,8 @@ def spider_args_from(args: argparse.Namespace) -> dict[str, Any]:
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:
     settings: dict[str, Any] = {}
-    if getattr(args, "max_depth", None) is not None:
-        settings["DEPTH_LIMIT"] = args.max_depth
+    # --max-depth goes to the spider (max_depth), not to DEPTH_LIMIT: Scrapy's limit counts pagination,
+    # sitemap and feed hops too, so `crawler crawl --max-depth 1` would stop where `scrapy crawl -a max_depth=1` does not.
     if args.contact:
         from crawler import __version__
 
