@@ -5,11 +5,13 @@ each response before HttpCompressionMiddleware (590) decodes it, before Redirect
 it and before RetryMiddleware (550) retries it: redirects, robots.txt, sitemaps, feeds and error pages
 are all archived, with the body still content-encoded as received.
 
-What Scrapy cannot give back is said in the record's ``WARC-X-Reconstructed`` header instead of being
-faked: the request record is rebuilt from the Request object ("request"), header names arrive
-normalized to Title-Case ("header-case"), the reason phrase is not kept ("status-line") and Twisted
-removes chunked transfer coding ("transfer-encoding": the header is kept renamed to
-``X-Archive-Orig-Transfer-Encoding`` so that readers do not try to de-chunk the body).
+The response head (status line, header names, order and duplicates) comes from the wire, kept by
+``crawler.wire.ArchivingHTTPDownloadHandler``. What Scrapy cannot give back is said in the record's
+``WARC-X-Reconstructed`` header instead of being faked: the request record is rebuilt from the Request
+object ("request"); Twisted removes chunked transfer coding ("transfer-encoding": the header is kept
+renamed to ``X-Archive-Orig-Transfer-Encoding`` so that readers do not de-chunk the body again); and
+when another download handler is configured, header names arrive Title-Cased ("header-case") and the
+reason phrase is the standard one ("status-line").
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from scrapy.http import Response
 
 from archive.writer import HttpExchange
 from crawler.storage import ArchiveStorage
+from crawler.wire import RAW_HEAD_META, parse_raw_head
 
 logger = logging.getLogger(__name__)
 
@@ -93,19 +96,24 @@ class WarcCaptureMiddleware:
         return response
 
     def exchange(self, request: Request, response: Response, now: datetime) -> HttpExchange:
-        reconstructed = ["request", "header-case"]
-        response_headers = _pairs(response.headers)
-        te = [v for k, v in response_headers if k.lower() == "transfer-encoding"]
-        if te:
+        reconstructed = ["request"]
+        raw = request.meta.pop(RAW_HEAD_META, None)
+        parsed = parse_raw_head(raw) if raw else None
+        if parsed is not None and parsed[1] == response.status:
+            # The head as sent (crawler.wire): status line, header case, order and duplicates kept.
+            protocol, _status, reason, response_headers = parsed
+        else:
+            protocol, reason = response.protocol or "HTTP/1.1", ""
+            response_headers = _pairs(response.headers)
+            reconstructed += ["header-case", "status-line"]
+            if not response.protocol:
+                reconstructed.append("protocol")
+        if any(k.lower() == "transfer-encoding" for k, _ in response_headers):
             reconstructed.append("transfer-encoding")
             response_headers = [
                 (_HOP_BY_HOP_RENAMED.decode() if k.lower() == "transfer-encoding" else k, v)
                 for k, v in response_headers
             ]
-        protocol = response.protocol or "HTTP/1.1"
-        if not response.protocol:
-            reconstructed.append("protocol")
-        reconstructed.append("status-line")
         parts = urlsplit(request.url)
         request_headers = [("Host", parts.netloc)] + [
             (k, v) for k, v in _pairs(request.headers) if k.lower() != "host"
@@ -118,7 +126,7 @@ class WarcCaptureMiddleware:
             request_headers=request_headers,
             request_body=request.body or b"",
             status=response.status,
-            reason="",
+            reason=reason,
             protocol=protocol,
             response_headers=response_headers,
             body=response.body,

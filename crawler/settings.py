@@ -50,6 +50,13 @@ EXTRACT_ENABLED = True
 EXTRACT_WORKERS = 0          # 0: one worker process per core
 EXTRACT_TIMEOUT = 60.0       # seconds; a page whose extraction takes longer gets a record with an error
 
+# --- Download handlers ------------------------------------------------------------------------------
+# Scrapy's HTTP/1.1 handler that also keeps the raw response head for the WARC record (crawler.wire).
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.wire.ArchivingHTTPDownloadHandler",
+    "https": "crawler.wire.ArchivingHTTPDownloadHandler",
+}
+
 # --- Components --------------------------------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
     # Captures every exchange as received, before decompression (590), redirects (600) and retries (550).

@@ -1,0 +1,131 @@
+"""Keep the response head exactly as it came off the wire, for the WARC record.
+
+Scrapy hands middlewares a parsed response: header names Title-Cased, duplicates grouped, the reason
+phrase dropped. An archive wants the status line and header lines as sent. This download handler is
+Scrapy's own HTTP/1.1 handler with one addition: the response parser also keeps the raw bytes of the
+status line and header lines, which the handler puts into ``request.meta["archive_raw_head"]`` for
+``crawler.capture.WarcCaptureMiddleware``.
+
+It relies on the same mechanism Scrapy itself uses to install its lenient parser (swapping the class of
+the parser object that Twisted's protocol creates); the parser keeps no state beyond a list of lines.
+The body is still de-chunked by Twisted: the capture says so in ``WARC-X-Reconstructed``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy import Request
+from scrapy.core.downloader.handlers.http11 import (
+    HTTP11DownloadHandler,
+    ResponseDataLossError,
+    _LenientHTTP11ClientFactory,
+    _LenientHTTP11ClientProtocol,
+    _LenientHTTPClientParser,
+    _ScrapyAgent,
+    get_dataloss_msg,
+    wrap_twisted_exceptions,
+)
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+
+logger = logging.getLogger(__name__)
+
+RAW_HEAD_META = "archive_raw_head"
+
+
+class _RecordingParser(_LenientHTTPClientParser):
+    """The lenient parser, also keeping each raw line of the response head (terminators included)."""
+
+    def lineReceived(self, line: bytes) -> None:
+        lines: list[bytes] | None = self.__dict__.get("_archive_lines")
+        if lines is None:
+            lines = self.__dict__["_archive_lines"] = []
+        lines.append(line + b"\n")
+        super().lineReceived(line)
+
+    def allHeadersReceived(self) -> None:
+        lines = self.__dict__.pop("_archive_lines", [])
+        super().allHeadersReceived()  # type: ignore[no-untyped-call]
+        response = getattr(self, "response", None)  # absent after an ignored 1xx response
+        if response is not None:
+            response._archive_raw_head = b"".join(lines)
+
+
+class _RecordingProtocol(_LenientHTTP11ClientProtocol):
+    def request(self, request: Any) -> Any:
+        d = super().request(request)
+        assert self._parser is not None
+        self._parser.__class__ = _RecordingParser
+        return d
+
+
+class _RecordingFactory(_LenientHTTP11ClientFactory):
+    def buildProtocol(self, addr: Any) -> _RecordingProtocol:
+        return _RecordingProtocol(self._quiescentCallback)  # type: ignore[no-untyped-call]
+
+
+class _RecordingAgent(_ScrapyAgent):
+    raw_head: bytes | None = None
+
+    def _cb_bodydone(self, result: Any, url: str) -> Response:
+        self.raw_head = getattr(result["txresponse"], "_archive_raw_head", None)
+        return super()._cb_bodydone(result, url)
+
+
+class ArchivingHTTPDownloadHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP/1.1 handler, passing the raw response head on in ``request.meta``."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self._pool._factory = _RecordingFactory
+
+    async def download_request(self, request: Request) -> Response:
+        agent = _RecordingAgent(
+            contextFactory=self._contextFactory,
+            bindAddress=self._bind_address,
+            pool=self._pool,
+            maxsize=self._default_maxsize,
+            warnsize=self._default_warnsize,
+            fail_on_dataloss=self._fail_on_dataloss,
+            crawler=self._crawler,
+            tls_verbose_logging=self._tls_verbose_logging,
+        )
+        request.meta.pop(RAW_HEAD_META, None)  # never let a redirect inherit its parent's head
+        try:
+            with wrap_twisted_exceptions():
+                response: Response = await maybe_deferred_to_future(agent.download_request(request))
+        except ResponseDataLossError:
+            if not self._fail_on_dataloss_warned:
+                logger.warning(get_dataloss_msg(request.url))
+                self._fail_on_dataloss_warned = True
+            raise
+        if agent.raw_head is not None:
+            request.meta[RAW_HEAD_META] = agent.raw_head
+        return response
+
+
+def parse_raw_head(raw: bytes) -> tuple[str, int, str, list[tuple[str, str]]] | None:
+    """(protocol, status, reason, header pairs) from raw head bytes; None when it does not parse."""
+    lines = raw.split(b"\n")
+    status_line = lines[0].rstrip(b"\r").decode("latin-1")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        return None
+    protocol, status, reason = parts[0], int(parts[1]), parts[2] if len(parts) > 2 else ""
+    headers: list[tuple[str, str]] = []
+    for raw_line in lines[1:]:
+        line = raw_line.rstrip(b"\r")
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t") and headers:  # obsolete line folding: keep it joined
+            prev_name, prev_value = headers[-1]
+            headers[-1] = (prev_name, prev_value + " " + line.strip().decode("latin-1"))
+            continue
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue  # the lenient parser skipped it too
+        headers.append((name.decode("latin-1"), value.strip().decode("latin-1")))
+    return protocol, status, reason, headers
