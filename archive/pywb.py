@@ -187,12 +187,21 @@ def stop(server: RunningPywb, grace: float = 10.0) -> None:
 
 def serve(layout: PywbLayout, wayback: Path, *, host: str = "127.0.0.1", port: int = 8080,
           announce: Callable[[str], None] = print) -> int:
-    """Run pywb in the foreground until it exits or the user interrupts; returns its exit status."""
-    with running(layout, wayback, host=host, port=port) as server:
-        announce(f"pywb is serving the archive at {server.collection_url}")
-        announce(f"  index: {layout.index}   log: {server.log}   (Ctrl-C stops it)")
-        sys.stdout.flush()
-        try:
-            return server.process.wait() or 0
-        except KeyboardInterrupt:
-            return 0
+    """Run pywb in the foreground until it exits, the user interrupts or SIGTERM arrives (pywb is then
+    stopped too); returns pywb's exit status, or 0 when stopped."""
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with running(layout, wayback, host=host, port=port) as server:
+            announce(f"pywb is serving the archive at {server.collection_url}")
+            announce(f"  index: {layout.index}   log: {server.log}   (Ctrl-C stops it)")
+            sys.stdout.flush()
+            try:
+                return server.process.wait() or 0
+            except KeyboardInterrupt:
+                return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,3 +118,16 @@ def replay_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplayA
             append_to_index(data_dir, path)
         yield ReplayArchive(server, data_dir, twice.url, (first.timestamp, second.timestamp), edit,
                             revisited.url, when.strftime("%Y%m%d%H%M%S"))
+
+
+@pytest.fixture(scope="session")
+def pywb_server(replay_archive: ReplayArchive) -> Iterator[Any]:
+    """The real pywb (from .venv-pywb) serving ``replay_archive`` on 127.0.0.1; an ``archive.pywb.RunningPywb``."""
+    from archive.pywb import PywbError, find_wayback, prepare, running
+
+    try:
+        wayback = find_wayback()
+    except PywbError as exc:
+        pytest.fail(f"{exc} (the CI script runs 'make setup-pywb')")
+    with running(prepare(replay_archive.data_dir), wayback) as server:
+        yield server
