@@ -18,7 +18,7 @@ def byline(a: Article) -> str:
 
 def _teaser(a: Article, *, summary: bool = False, suffix: str = "") -> str:
     text = f'<p class="teaser-summary">{escape(a.description)}</p>' if summary else ""
-    return (f'<li class="teaser"><a href="{a.path}{suffix}">{escape(a.title)}</a>{text}'
+    return (f'<li class="teaser"><a href="{escape(a.path + suffix)}">{escape(a.title)}</a>{text}'
             f'<span class="teaser-date">{a.published:%b %d, %Y}</span></li>')
 
 
