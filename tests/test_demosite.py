@@ -155,6 +155,7 @@ def test_conditional_requests_head_and_gzip(demo_site: RunningServer) -> None:
     assert headers["Content-Encoding"] == "gzip" and gzip.decompress(packed) == body
     assert int(headers["Content-Length"]) == len(packed) and headers["ETag"] == "W/" + etag
     assert fetch(url, {"Accept-Encoding": "gzip", "If-None-Match": headers["ETag"]})[0] == 304
+    assert "Content-Encoding" not in fetch(url, {"Accept-Encoding": "br, gzip;q=0"})[1]
     status, headers, png = fetch(demo_site.truth[0].image)
     assert headers["Content-Type"] == "image/png" and png.startswith(b"\x89PNG") and "Content-Encoding" not in headers
 

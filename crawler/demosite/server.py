@@ -37,6 +37,14 @@ def _not_modified(page: Page, if_none_match: str | None, if_modified_since: str 
     return since.tzinfo is not None and page.last_modified.replace(microsecond=0) <= since
 
 
+def _accepts_gzip(accept_encoding: str) -> bool:
+    for item in accept_encoding.lower().split(","):
+        name, _, params = item.partition(";")
+        if name.strip() in ("gzip", "*"):
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 30                        # idle keep-alive connections are closed after this many seconds
@@ -54,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _respond(self, *, head: bool) -> None:
         self.server.log_request(LoggedRequest(self.command, self.path, tuple(self.headers.items())))
         page = self.server.site.get(self.path)
-        gzip_ok = page.gzipped is not None and "gzip" in self.headers.get("Accept-Encoding", "").lower()
+        gzip_ok = page.gzipped is not None and _accepts_gzip(self.headers.get("Accept-Encoding", ""))
         etag = f"W/{page.etag}" if gzip_ok else page.etag     # as nginx does for compressed variants
         cache_headers = [("ETag", etag)] if etag and page.status == 200 else []
         if page.last_modified is not None and page.status == 200:
