@@ -399,3 +399,63 @@ def _common_prefix(a: str, b: str) -> int:
             break
         n += 1
     return n
+
+
+# --- Agreement with the catalog ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IndexCheck:
+    """Records of the WARC files in ``warc/`` compared with the CDXJ index and the catalog."""
+
+    records: int                                    # indexable records found in the WARC files
+    missing_from_index: tuple[tuple[str, int, str], ...]     # (filename, offset, url)
+    missing_from_catalog: tuple[tuple[str, int, str], ...]
+    stale_in_index: tuple[tuple[str, int, str], ...]         # lines pointing at no record
+    stale_in_catalog: tuple[tuple[str, int, str], ...]
+    problems: tuple[BadRecord, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing_from_index or self.missing_from_catalog or self.stale_in_index
+                    or self.stale_in_catalog or self.problems)
+
+    def lines(self) -> list[str]:
+        out = [f"checked {self.records} record(s) of the WARC files against the index and the catalog"]
+        for title, items, hint in (
+            ("missing from the index", self.missing_from_index, "run 'crawler index'"),
+            ("missing from the catalog", self.missing_from_catalog, "captures written without the crawler?"),
+            ("in the index but not in any WARC", self.stale_in_index, "run 'crawler index'"),
+            ("in the catalog but not in any WARC", self.stale_in_catalog, "a WARC file was removed or damaged"),
+        ):
+            if items:
+                out.append(f"{len(items)} record(s) {title} ({hint}):")
+                out += [f"  {name} at offset {offset}: {url}" for name, offset, url in items]
+        out += [f"bad record: {p}" for p in self.problems]
+        out.append("index and catalog agree" if self.ok else "index and catalog DISAGREE")
+        return out
+
+
+def check_index(data_dir: Path) -> IndexCheck:
+    """Compare the WARC files of ``data_dir/warc`` with its CDXJ index and its catalog (by file and offset)."""
+    from archive.catalog import Catalog
+
+    warc_dir = data_dir / WARC_DIR
+    scans = [scan_warc(p, p.name) for p in sorted(warc_dir.iterdir())
+             if p.name.endswith((".warc.gz", ".warc"))] if warc_dir.is_dir() else []
+    in_warcs = {(line.filename, line.offset): line.url for scan in scans for line in scan.lines}
+    in_index = {(line.filename, line.offset): line.url for line in read_index(index_path(data_dir))
+                if not Path(line.filename).is_absolute()}
+    catalog = Catalog(data_dir / "catalog.sqlite")
+    try:
+        in_catalog = {(row["warc_filename"], int(row["warc_offset"])): row["url"] for row in catalog.captures()
+                      if row["warc_type"] in INDEXED_TYPES}
+    finally:
+        catalog.close()
+
+    def diff(a: dict[tuple[str, int], str], b: dict[tuple[str, int], str]) -> tuple[tuple[str, int, str], ...]:
+        return tuple(sorted((name, offset, url) for (name, offset), url in a.items() if (name, offset) not in b))
+
+    return IndexCheck(records=len(in_warcs), missing_from_index=diff(in_warcs, in_index),
+                      missing_from_catalog=diff(in_warcs, in_catalog), stale_in_index=diff(in_index, in_warcs),
+                      stale_in_catalog=diff(in_catalog, in_warcs),
+                      problems=tuple(p for scan in scans for p in scan.problems))

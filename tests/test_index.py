@@ -191,3 +191,26 @@ def test_append_is_idempotent_and_lookup_finds_every_url(tmp_path: Path) -> None
 def test_surt_keys_match_pywb() -> None:
     assert surt_key("http://www.Example.com/a/b?y=2&x=1") == "com,example)/a/b?x=1&y=2"
     assert surt_key("https://127.0.0.1:8080/p") == "1,0,0,127:8080)/p"  # the surt package, as pywb
+
+
+def test_check_compares_warcs_index_and_catalog(replay_archive: Any, tmp_path: Path, capsys: Any) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(replay_archive.data_dir, data, ignore=shutil.ignore_patterns("pywb"))
+    # the fixture wrote its revisit record with a bare WarcWriter: indexed, but not in the catalog
+    assert main(["index", "--check", "--data-dir", str(data)]) == 1
+    out = capsys.readouterr().out
+    assert "1 record(s) missing from the catalog" in out and replay_archive.revisited in out
+    assert "missing from the index" not in out and "DISAGREE" in out
+    # drop one line from the index: reported, and 'crawler index' puts it back
+    index = index_path(data)
+    lines = index.read_text().splitlines(keepends=True)
+    dropped = CdxjLine.parse(lines.pop(3))
+    index.write_text("".join(lines))
+    assert main(["index", "--check", "--data-dir", str(data)]) == 1
+    out = capsys.readouterr().out
+    assert f"1 record(s) missing from the index (run 'crawler index'):\n  {dropped.filename} at offset " \
+           f"{dropped.offset}: {dropped.url}" in out
+    assert main(["index", "--data-dir", str(data)]) == 0
+    assert main(["index", "--check", "--data-dir", str(data)]) == 1
+    assert "missing from the index" not in capsys.readouterr().out
+    assert main(["index", "--check", "--data-dir", str(tmp_path / "nothing")]) == 2
