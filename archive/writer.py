@@ -534,15 +534,40 @@ def _complete_members(fh: BinaryIO) -> tuple[int, int]:
             dec = zlib.decompressobj(31)
 
 
-def recover_open_files(directory: Path) -> list[Recovered]:
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _written_by_live_process(open_path: Path, hostname: str) -> bool:
+    """True when the name says a process of this host that is still running writes the file."""
+    base = open_path.name[: -len(".warc.gz" + OPEN_SUFFIX)]
+    head, sep, pid_text = base.rpartition("-")
+    if not sep or not pid_text.isdigit() or not head.endswith("-" + hostname):
+        return False
+    return _pid_alive(int(pid_text))
+
+
+def recover_open_files(directory: Path, *, hostname: str | None = None) -> list[Recovered]:
     """Close ``*.warc.gz.open`` files left by a crashed process.
 
     Keeps every complete record (gzip member holding a WARC record), truncates what follows (a
     partial member), and renames the file to its final name. A file with no complete record is
-    removed. Raises ``FileExistsError`` if the final name already exists (move one file away).
+    removed. Files whose name says they belong to a process of this host (``hostname``, default this
+    machine's) that is still running are left alone: another crawl may be writing them. Raises
+    ``FileExistsError`` if the final name already exists (move one file away).
     """
+    host = _sanitize_name_part(hostname if hostname is not None else socket.gethostname())
     results: list[Recovered] = []
     for open_path in sorted(Path(directory).glob("*.warc.gz" + OPEN_SUFFIX)):
+        if _written_by_live_process(open_path, host):
+            log.info("not recovering %s: its writer (this host, pid in the name) is still running", open_path)
+            continue
         final = open_path.with_name(open_path.name[: -len(OPEN_SUFFIX)])
         if final.exists():
             raise FileExistsError(

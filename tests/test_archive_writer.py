@@ -333,7 +333,7 @@ def test_warclocation_dict_round_trip() -> None:
 def test_recover_truncated_open_file(server: str, tmp_path: Path) -> None:
     ex = fetch(server + "/gzip", datetime.now(UTC))
     live = tmp_path / "live"
-    writer = WarcWriter(live)
+    writer = WarcWriter(live, hostname="crashedhost")
     locs = [writer.write_exchange(ex) for _ in range(3)]
     open_path = writer.current_path
     assert open_path is not None
@@ -364,6 +364,21 @@ def test_recover_truncated_open_file(server: str, tmp_path: Path) -> None:
         assert read_record(good.path, resp.offset, resp.length).raw_payload == ex.body
     assert warcio_check(good.path).returncode == 0
     assert recover_open_files(crashed) == []
+
+
+def test_recovery_leaves_files_of_running_writers_alone(server: str, tmp_path: Path) -> None:
+    ex = fetch(server + "/gzip", datetime.now(UTC))
+    with WarcWriter(tmp_path / "live", hostname="thishost") as running:  # this process is alive: hands off
+        running.write_exchange(ex)
+        assert recover_open_files(tmp_path / "live", hostname="thishost") == []
+        assert running.current_path is not None and running.current_path.exists()
+        # the same name written from another host (a shared disk) is a leftover: recovered
+        shared = tmp_path / "shared"
+        shared.mkdir()
+        shutil.copy(running.current_path, shared / running.current_path.name)
+        (result,) = recover_open_files(shared, hostname="otherhost")
+        assert result.records == 3 and result.dropped_bytes == 0
+    assert running.close()[0].exists()
 
 
 @pytest.mark.parametrize(
