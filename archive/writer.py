@@ -429,8 +429,17 @@ class WarcWriter:
         assert self._fh is not None
         member = _gzip_member(_record_bytes(headers, block))
         offset = self._fh.tell()
-        self._fh.write(member)
-        self._fh.flush()
+        try:
+            view = memoryview(member)
+            while view:  # unbuffered: each member goes straight to the OS
+                written = self._fh.write(view)
+                view = view[written or 0 :]
+        except OSError:
+            # disk full, file size limit...: cut the partial member off so that the file stays readable
+            # up to its last complete record, and the next write starts on a clean boundary
+            os.ftruncate(self._fh.fileno(), offset)
+            self._fh.seek(offset)
+            raise
         return WarcLocation(self._final_name, offset, len(member), rec_id, digest)
 
     def _ensure_open(self) -> None:
@@ -448,13 +457,20 @@ class WarcWriter:
             if final.exists():
                 continue
             try:
-                self._fh = open(open_path, "xb")  # noqa: SIM115 - kept open across calls
+                self._fh = open(open_path, "xb", buffering=0)  # noqa: SIM115 - kept open across calls
             except FileExistsError:
                 continue
             break
         self._open_path = open_path
         self._final_name = name
-        self._write_warcinfo(now)
+        try:
+            self._write_warcinfo(now)
+        except OSError:
+            # a file without its warcinfo is not started: remove it, the next write tries again
+            fh, self._fh, self._open_path = self._fh, None, None
+            fh.close()
+            open_path.unlink()
+            raise
 
     def _write_warcinfo(self, now: datetime) -> None:
         fields = dict(self.warcinfo)
@@ -487,7 +503,6 @@ class WarcWriter:
         fh, open_path = self._fh, self._open_path
         self._fh = None
         self._open_path = None
-        fh.flush()
         os.fsync(fh.fileno())
         fh.close()
         final = open_path.with_name(open_path.name[: -len(OPEN_SUFFIX)])

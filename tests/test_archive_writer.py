@@ -381,6 +381,47 @@ def test_recovery_leaves_files_of_running_writers_alone(server: str, tmp_path: P
     assert running.close()[0].exists()
 
 
+_WRITE_UNTIL_FULL = """
+import json, resource, signal, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from archive.writer import HttpExchange, WarcWriter
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # exceeding the limit raises OSError(EFBIG) instead
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+ex = HttpExchange(url="http://127.0.0.1/x", date=datetime.now(UTC), method="GET", request_headers=[],
+                  request_body=b"", status=200, reason="OK", protocol="HTTP/1.1", response_headers=[],
+                  body=bytes(range(256)) * 40)
+writer = WarcWriter(Path(sys.argv[1]))
+locs = [writer.write_exchange(ex)[0]]
+resource.setrlimit(resource.RLIMIT_FSIZE, (writer.current_path.stat().st_size + 15000, hard))
+error = None
+try:
+    for _ in range(100):
+        locs.append(writer.write_exchange(ex)[0])
+except OSError as exc:
+    error = str(exc)
+size_after_error = writer.current_path.stat().st_size
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+locs.append(writer.write_exchange(ex)[0])  # the disk has room again: writing goes on
+writer.close()
+print(json.dumps({"error": error, "size": size_after_error, "locs": [l.to_dict() for l in locs]}))
+"""
+
+
+def test_failed_write_leaves_no_partial_record(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", _WRITE_UNTIL_FULL, str(tmp_path)], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    out = json.loads(proc.stdout)
+    assert out["error"] and "too large" in out["error"].lower()
+    locs = [WarcLocation.from_dict(d) for d in out["locs"]]
+    (warc,) = tmp_path.iterdir()
+    assert 1 + 2 * (len(locs) - 1) <= len(list(iter_records(warc)))  # nothing half-written in between
+    assert locs[-2].offset < out["size"] == locs[-1].offset  # cut back to a record boundary
+    for loc in locs:
+        assert read_record(warc, loc.offset, loc.length).raw_payload == bytes(range(256)) * 40
+    assert warcio_check(warc).returncode == 0
+
+
 @pytest.mark.parametrize(
     ("name", "reason"),
     [
