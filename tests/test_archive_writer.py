@@ -22,7 +22,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter as WarcioWriter
 
-from archive.reader import ArchiveError, iter_records, read_record
+from archive.reader import ArchiveError, iter_records, read_record, verify_digests
 from archive.writer import HttpExchange, WarcLocation, WarcWriter, recover_open_files, sha1_digest
 
 BIN = Path(sys.executable).parent
@@ -221,6 +221,7 @@ def test_exchanges_round_trip_through_reader_and_warcio(server: str, tmp_path: P
     check = warcio_check(warc)
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.count("digest pass") == 1 + 2 * len(paths)
+    assert verify_digests(warc) == []
     index = subprocess.run([str(BIN / "warcio"), "index", "-f", "warc-type,offset,length,warc-target-uri",
                             str(warc)], capture_output=True, text=True, check=True)  # fmt: skip
     rows = [json.loads(line) for line in index.stdout.splitlines()]
@@ -240,6 +241,24 @@ def test_brotli_body_is_stored_as_received_and_digests_verify(server: str, tmp_p
     check = warcio_check_br(warc)
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.count("digest pass") == 3
+    assert verify_digests(warc) == []
+
+
+def test_verify_digests_finds_tampered_bytes(server: str, tmp_path: Path) -> None:
+    with WarcWriter(tmp_path) as writer:
+        loc, _ = writer.write_exchange(fetch(server + "/noreason", datetime.now(UTC)))
+    warc = tmp_path / loc.filename
+    assert verify_digests(warc) == []
+    data = warc.read_bytes()
+    record = gzip.decompress(data[loc.offset : loc.offset + loc.length]).replace(b"not found", b"not fouNd")
+    tampered = tmp_path / "tampered.warc.gz"
+    tampered.write_bytes(data[: loc.offset] + gzip.compress(record) + data[loc.offset + loc.length :])
+    problems = verify_digests(tampered)
+    assert [(p.offset, p.record_id, p.header) for p in problems] == [
+        (loc.offset, loc.record_id, "WARC-Block-Digest"), (loc.offset, loc.record_id, "WARC-Payload-Digest"),
+    ]  # fmt: skip
+    assert problems[1].expected == loc.payload_digest and problems[1].actual == sha1_digest(b"not fouNd")
+    assert warcio_check(tampered).returncode == 1  # warcio agrees
 
 
 def test_metadata_and_revisit_records(server: str, tmp_path: Path) -> None:
@@ -485,6 +504,7 @@ def test_reads_other_tools_uncompressed_warc_1_0(tmp_path: Path) -> None:
                                                 length=len(body), http_headers=http))  # fmt: skip
     ours = list(iter_records(path))
     assert [(r.rec_type, r.record_id, r.offset, r.length) for r in ours] == _locations_by_warcio(path)
+    assert verify_digests(path) == []
     assert ours[1].warc_version == "WARC/1.0" and ours[2].target_uri == "http://example.org/1"
     assert ours[2].payload == b"hello" and ours[2].http_status == 200
     assert read_record(path, ours[2].offset, ours[2].length) == ours[2]
