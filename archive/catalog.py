@@ -1,8 +1,9 @@
 """The SQLite catalog: every capture, every record and every run, for lookup and listing.
 
-WAL mode; the schema version is ``PRAGMA user_version``. Writes are buffered in an open transaction
-and committed every ``batch_size`` rows, on ``commit()`` and on ``close()``; reads see committed rows
-(a read first commits what this connection has buffered). Times are stored as fixed-width UTC strings
+WAL mode; the schema version is ``PRAGMA user_version``. Writes are buffered in memory and committed
+in one short transaction every ``batch_size`` rows, when the oldest buffered row is ``max_delay``
+seconds old (checked on the next write), on ``commit()`` and on ``close()``; reads see committed rows
+(a read first commits what this object has buffered). Rows buffered when the process dies are lost. Times are stored as fixed-width UTC strings
 (``2026-11-27T11:22:33.000000Z``) so that text order is time order, and returned in the public
 ``2026-11-27T11:22:33Z`` form. Rows come back as plain dicts (``authors``, ``args``, ``stats``
 decoded from JSON).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -113,12 +115,14 @@ def _row(cursor: sqlite3.Cursor, raw: tuple[Any, ...]) -> dict[str, Any]:
 class Catalog:
     """SQLite index of captures, records and runs at ``path`` (created if missing)."""
 
-    def __init__(self, path: Path, *, batch_size: int = 200) -> None:
+    def __init__(self, path: Path, *, batch_size: int = 200, max_delay: float = 5.0) -> None:
         self.path = Path(path)
         self.batch_size = batch_size
+        self.max_delay = max_delay
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._pending = 0
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []
+        self._pending_since = 0.0
         try:
             self._db: sqlite3.Connection | None = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None
@@ -150,20 +154,34 @@ class Catalog:
     # -- writing ---------------------------------------------------------------------------------
 
     def _write(self, sql: str, params: Iterable[Any]) -> None:
+        # Rows wait in memory, not in an open transaction: SQLite's write lock is held only while a
+        # batch is flushed, so a second crawl or the CLI can write to the same catalog meanwhile.
         with self._lock:
-            db = self._conn()
-            if not db.in_transaction:
-                db.execute("BEGIN")
-            db.execute(sql, tuple(params))
-            self._pending += 1
-            if self._pending >= self.batch_size:
+            self._conn()
+            if not self._pending:
+                self._pending_since = time.monotonic()
+            self._pending.append((sql, tuple(params)))
+            if len(self._pending) >= self.batch_size or time.monotonic() - self._pending_since >= self.max_delay:
                 self._commit_locked()
 
     def _commit_locked(self) -> None:
+        if not self._pending:
+            return
         db = self._conn()
-        if db.in_transaction:
+        rows, self._pending = self._pending, []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for sql, params in rows:
+                db.execute(sql, params)
             db.execute("COMMIT")
-        self._pending = 0
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            self._pending = rows + self._pending
+            raise CatalogError(
+                f"{self.path}: could not write {len(rows)} buffered rows ({exc}); they stay buffered and "
+                "are retried on the next commit. If the catalog is locked, another process holds it."
+            ) from exc
 
     def commit(self) -> None:
         """Commit buffered writes."""
@@ -215,26 +233,28 @@ class Catalog:
                   started_at: str | datetime | None = None) -> None:  # fmt: skip
         """Record the start of a crawl run (status ``running``); committed at once."""
         with self._lock:
-            self._write(
-                "INSERT INTO runs (run_id, spider, args, started_at, status) VALUES (?,?,?,?,?)",
-                (run_id, spider, json.dumps(dict(args), ensure_ascii=False, default=str),
-                 _db_time(started_at or utc_now()), "running"),
-            )  # fmt: skip
             self._commit_locked()
+            try:
+                with self._conn() as db:
+                    db.execute(
+                        "INSERT INTO runs (run_id, spider, args, started_at, status) VALUES (?,?,?,?,?)",
+                        (run_id, spider, json.dumps(dict(args), ensure_ascii=False, default=str),
+                         _db_time(started_at or utc_now()), "running"),
+                    )  # fmt: skip
+            except sqlite3.IntegrityError as exc:
+                raise ValueError(f"run {run_id!r} already exists in {self.path}; pick a new run id") from exc
 
     def finish_run(self, run_id: str, stats: Mapping[str, Any], status: str = "finished", *,
                    finished_at: str | datetime | None = None) -> None:  # fmt: skip
         """Record the end of a run with its stats; committed at once. Raises ``KeyError`` for an unknown run."""
         with self._lock:
-            db = self._conn()
-            if not db.in_transaction:
-                db.execute("BEGIN")
-            cur = db.execute(
-                "UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE run_id = ?",
-                (_db_time(finished_at or utc_now()), status,
-                 json.dumps(dict(stats), ensure_ascii=False, default=str), run_id),
-            )  # fmt: skip
             self._commit_locked()
+            with self._conn() as db:
+                cur = db.execute(
+                    "UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE run_id = ?",
+                    (_db_time(finished_at or utc_now()), status,
+                     json.dumps(dict(stats), ensure_ascii=False, default=str), run_id),
+                )  # fmt: skip
             if cur.rowcount == 0:
                 raise KeyError(f"no run {run_id!r} in {self.path} (start_run was not called)")
 

@@ -91,6 +91,8 @@ def test_runs(tmp_path: Path) -> None:
         cat.start_run("run2", "themoscowtimes", {}, started_at="2026-11-02T00:00:00Z")
         cat.finish_run("run1", {"pages": 3, "when": datetime(2026, 1, 1)}, "finished",
                        finished_at="2026-11-01T01:00:00Z")  # fmt: skip
+        with pytest.raises(ValueError, match="run 'run1' already exists"):
+            cat.start_run("run1", "news", {})
         with pytest.raises(KeyError, match="no run 'nope'"):
             cat.finish_run("nope", {}, "finished")
         runs = cat.runs()
@@ -126,6 +128,20 @@ def test_writes_are_batched_and_committed(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_buffered_rows_do_not_lock_out_other_writers(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as crawl_a, Catalog(path) as crawl_b:
+        capture(crawl_a, "https://a/1", "2026-11-01T00:00:00Z", offset=1)  # buffered in a
+        crawl_b.start_run("run-b", "news", {})  # b writes and commits meanwhile
+        capture(crawl_b, "https://b/1", "2026-11-01T00:00:01Z", offset=2)
+        crawl_b.commit()
+        assert [r["warc_offset"] for r in crawl_b.captures()] == [2]
+        assert [r["warc_offset"] for r in crawl_a.captures()] == [1, 2]
+    with Catalog(path, max_delay=0) as eager, Catalog(path) as reader:
+        capture(eager, "https://a/2", "2026-11-01T00:00:02Z", offset=3)  # max_delay=0: committed at once
+        assert len(reader.captures()) == 3
 
 
 def test_shared_between_threads(tmp_path: Path) -> None:
