@@ -26,6 +26,7 @@ COMMANDS = [
     "demo",
     "index",
     "replay",
+    "reextract",
 ]
 
 

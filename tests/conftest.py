@@ -131,3 +131,23 @@ def pywb_server(replay_archive: ReplayArchive) -> Iterator[Any]:
         pytest.fail(f"{exc} (the CI script runs 'make setup-pywb')")
     with running(prepare(replay_archive.data_dir), wayback) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def demo_wget_warc(demo_site: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A WARC of the demo site written by wget (as an archivist using another tool would); the files wget
+    saved are in ``files/`` beside it."""
+    import shutil
+
+    if shutil.which("wget") is None:
+        pytest.fail("wget is missing: apt-get install -y wget (the CI script installs it)")
+    directory = tmp_path_factory.mktemp("wget")
+    proc = subprocess.run(
+        ["wget", "--recursive", "--level=4", "--no-parent", "--tries=1", "--timeout=10", "--quiet",
+         "--no-warc-keep-log", f"--warc-file={directory / 'site'}", f"--directory-prefix={directory / 'files'}",
+         demo_site.base_url + "/"],
+        capture_output=True, text=True, timeout=120,
+    )
+    # wget exits 8 when some page answered with an error status (the site has 404/410 pages)
+    assert proc.returncode in (0, 8), proc.stderr
+    return directory / "site.warc.gz"

@@ -1,0 +1,91 @@
+"""``crawler reextract``: records rebuilt from the WARC files of a real crawl, of wget, and of broken files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from archive.records import validate
+from crawler.cli import main
+from tests.test_index import BROKEN
+
+COMPARED = ("url", "status", "kind", "title", "authors", "published", "modified", "language", "site_name",
+            "description", "image", "categories", "tags", "text", "word_count", "warc")
+
+
+def records_of(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def new_records(data: Path, before: set[Path]) -> list[dict[str, Any]]:
+    [path] = set((data / "records").glob("*.jsonl")) - before
+    return records_of(path)
+
+
+def test_reextract_rebuilds_the_crawls_records_without_fetching(replay_archive: Any, tmp_path: Path,
+                                                               capsys: Any) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(replay_archive.data_dir, data, ignore=shutil.ignore_patterns("pywb"))
+    before = set((data / "records").glob("*.jsonl"))
+    crawled = {(r["warc"]["filename"], r["warc"]["offset"]): r for p in before for r in records_of(p)}
+    replay_archive.site.clear_requests()
+    assert main(["reextract", "--data-dir", str(data), "--workers", "2"]) == 0
+    assert replay_archive.site.requests == []                          # nothing fetched
+    out = capsys.readouterr().out
+    assert "newsarchiver-crawler" in out and "trafilatura" in out
+    records = new_records(data, before)
+    assert len(records) == len(crawled)          # every HTML page of both runs; the revisit is not a page
+    for record in records:
+        validate(record)
+        old = crawled[(record["warc"]["filename"], record["warc"]["offset"])]
+        for name in COMPARED:
+            assert record[name] == old[name], (record["url"], name)
+        assert record["fetched_at"][:19] == old["fetched_at"][:19]   # from WARC-Date, to the microsecond
+        assert record["id"] != old["id"] and record["run_id"] != old["run_id"]
+    articles = {r["url"] for r in records if r["kind"] == "article"}
+    assert {t.url for t in replay_archive.site.truth} <= articles
+    # the run names the extractor, and the catalog's latest record of a page is the new one
+    db = sqlite3.connect(data / "catalog.sqlite")
+    try:
+        run_id = records[0]["run_id"]
+        spider, args, status = db.execute("SELECT spider, args, status FROM runs WHERE run_id = ?",
+                                          (run_id,)).fetchone()
+        assert (spider, status) == ("reextract", "finished")
+        assert "trafilatura" in json.loads(args)["extractor"]
+        assert db.execute("SELECT count(*) FROM records WHERE run_id = ?", (run_id,)).fetchone()[0] == len(records)
+    finally:
+        db.close()
+
+
+def test_reextract_reads_wget_warcs(demo_site: Any, demo_wget_warc: Path, tmp_path: Path, capsys: Any) -> None:
+    warc = demo_wget_warc
+    data = tmp_path / "data"
+    assert main(["reextract", "--data-dir", str(data), str(warc)]) == 0
+    records = new_records(data, set())
+    by_url = {r["url"]: r for r in records}
+    for truth in demo_site.truth:
+        record = by_url[truth.url]
+        assert record["title"] == truth.title and record["kind"] == "article"
+        assert record["warc"]["filename"] == "site.warc.gz"
+        for paragraph in truth.text.split("\n"):
+            assert paragraph in record["text"]
+
+
+def test_reextract_reports_bad_records_and_keeps_going(tmp_path: Path, capsys: Any) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(BROKEN, data / "warc", ignore=shutil.ignore_patterns("*.py"))
+    assert main(["reextract", "--data-dir", str(data)]) == 1
+    captured = capsys.readouterr()
+    assert "corrupt-member.warc.gz at offset 367" in captured.err
+    assert "truncated.warc.gz at offset 367" in captured.err
+    titles = sorted(r["title"] for r in new_records(data, set()))
+    assert titles == ["Page 1", "Page 10", "Page 3", "Page 4", "Page 6", "Page 8"]
+
+
+def test_reextract_usage_errors(tmp_path: Path) -> None:
+    assert main(["reextract", "--data-dir", str(tmp_path)]) == 2
+    assert main(["reextract", "--data-dir", str(tmp_path), str(tmp_path / "missing.warc.gz")]) == 2
+    assert main(["reextract", "--data-dir", str(tmp_path), "--timeout", "0", str(BROKEN / "truncated.warc.gz")]) == 2
