@@ -57,8 +57,8 @@ def make_record(**changes: Any) -> Record:
 def test_record_dict_round_trip_and_schema() -> None:
     record = make_record()
     d = record.to_dict()
-    assert list(d) == list(schema()["required"])  # every field, in schema order
-    assert d["schema_version"] == SCHEMA_VERSION == 1
+    assert set(d) == set(schema()["properties"])  # every field the schema knows, no other
+    assert set(schema()["required"]) <= set(d) and d["schema_version"] == SCHEMA_VERSION
     assert len(d["id"]) == 32 and d["warc"] == LOC.to_dict() and d["authors"] == ["Anna Ivanova", "Jean Dupont"]
     validate(d)
     assert Record.from_dict(json.loads(json.dumps(d))) == record
@@ -78,7 +78,7 @@ def test_record_dict_round_trip_and_schema() -> None:
         ({"status": "200"}, "status"),
         ({"authors": "Anna"}, "authors"),
         ({"extra": 1}, "Additional properties"),
-        ({"schema_version": 2}, "schema_version"),
+        ({"schema_version": 99}, "schema_version"),
         ({"id": "not-a-uuid"}, "id"),
         ({"published": "yesterday"}, "published"),
         ({"warc": {**LOC.to_dict(), "offset": -1}}, "warc/offset"),
