@@ -126,9 +126,12 @@ class Recovered:
     dropped_bytes: int
 
 
-def sha1_digest(data: bytes) -> str:
-    """``sha1:BASE32`` as used in WARC-Payload-Digest / WARC-Block-Digest."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+def sha1_digest(*parts: bytes) -> str:
+    """``sha1:BASE32`` of the concatenated ``parts``, as in WARC-Payload-Digest / WARC-Block-Digest."""
+    h = hashlib.sha1()
+    for part in parts:
+        h.update(part)
+    return "sha1:" + base64.b32encode(h.digest()).decode("ascii")
 
 
 def _new_record_id() -> str:
@@ -187,17 +190,18 @@ def _request_target(url: str) -> str:
     return target
 
 
-def _record_bytes(headers: list[tuple[str, str]], block: bytes) -> bytes:
+def _gzip_record(headers: list[tuple[str, str]], block: tuple[bytes, ...]) -> bytes:
+    """One gzip member holding the record; the block is given in parts to avoid copying big bodies."""
     lines = [WARC_VERSION]
     lines.extend(f"{name}: {_check_warc_value(name, value)}" for name, value in headers)
-    lines.append(f"Content-Length: {len(block)}")
+    lines.append(f"Content-Length: {sum(len(part) for part in block)}")
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-    return head + block + b"\r\n\r\n"
-
-
-def _gzip_member(data: bytes) -> bytes:
     comp = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)
-    return comp.compress(data) + comp.flush()
+    out = [comp.compress(head)]
+    out.extend(comp.compress(part) for part in block)
+    out.append(comp.compress(b"\r\n\r\n"))
+    out.append(comp.flush())
+    return b"".join(out)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -284,10 +288,10 @@ class WarcWriter:
                 resp_headers.append((RECONSTRUCTED_HEADER, reconstructed))
             resp_headers += [
                 ("WARC-Payload-Digest", payload_digest),
-                ("WARC-Block-Digest", sha1_digest(resp_block + ex.body)),
+                ("WARC-Block-Digest", sha1_digest(resp_block, ex.body)),
                 ("Content-Type", "application/http; msgtype=response"),
             ]
-            resp_loc = self._write(resp_headers, resp_block + ex.body, resp_id, payload_digest)
+            resp_loc = self._write(resp_headers, (resp_block, ex.body), resp_id, payload_digest)
 
             req_headers = self._common(req_id, "request", date, ex.url)
             req_headers.append(("WARC-Concurrent-To", resp_id))
@@ -298,10 +302,10 @@ class WarcWriter:
             req_digest = sha1_digest(ex.request_body)
             req_headers += [
                 ("WARC-Payload-Digest", req_digest),
-                ("WARC-Block-Digest", sha1_digest(req_block + ex.request_body)),
+                ("WARC-Block-Digest", sha1_digest(req_block, ex.request_body)),
                 ("Content-Type", "application/http; msgtype=request"),
             ]
-            req_loc = self._write(req_headers, req_block + ex.request_body, req_id, req_digest)
+            req_loc = self._write(req_headers, (req_block, ex.request_body), req_id, req_digest)
             self._roll_if_full()
         return resp_loc, req_loc
 
@@ -324,7 +328,7 @@ class WarcWriter:
                 ("WARC-Block-Digest", sha1_digest(payload)),
                 ("Content-Type", content_type),
             ]
-            loc = self._write(headers, payload, rec_id, None)
+            loc = self._write(headers, (payload,), rec_id, None)
             self._roll_if_full()
         return loc
 
@@ -378,7 +382,7 @@ class WarcWriter:
                 ("WARC-Block-Digest", sha1_digest(block)),
                 ("Content-Type", "application/http; msgtype=response"),
             ]
-            rev_loc = self._write(headers, block, rev_id, digest)
+            rev_loc = self._write(headers, (block,), rev_id, digest)
             req_headers = self._common(req_id, "request", date, ex.url)
             req_headers.append(("WARC-Concurrent-To", rev_id))
             if reconstructed:
@@ -386,10 +390,10 @@ class WarcWriter:
             req_digest = sha1_digest(ex.request_body)
             req_headers += [
                 ("WARC-Payload-Digest", req_digest),
-                ("WARC-Block-Digest", sha1_digest(req_block + ex.request_body)),
+                ("WARC-Block-Digest", sha1_digest(req_block, ex.request_body)),
                 ("Content-Type", "application/http; msgtype=request"),
             ]
-            req_loc = self._write(req_headers, req_block + ex.request_body, req_id, req_digest)
+            req_loc = self._write(req_headers, (req_block, ex.request_body), req_id, req_digest)
             self._roll_if_full()
         return rev_loc, req_loc
 
@@ -425,9 +429,11 @@ class WarcWriter:
             ("WARC-Target-URI", url),
         ]
 
-    def _write(self, headers: list[tuple[str, str]], block: bytes, rec_id: str, digest: str | None) -> WarcLocation:
+    def _write(
+        self, headers: list[tuple[str, str]], block: tuple[bytes, ...], rec_id: str, digest: str | None
+    ) -> WarcLocation:
         assert self._fh is not None
-        member = _gzip_member(_record_bytes(headers, block))
+        member = _gzip_record(headers, block)
         offset = self._fh.tell()
         try:
             view = memoryview(member)
@@ -491,7 +497,7 @@ class WarcWriter:
             ("Content-Type", "application/warc-fields"),
         ]
         self._warcinfo_id = rec_id
-        self._write(headers, body, rec_id, None)
+        self._write(headers, (body,), rec_id, None)
 
     def _roll_if_full(self) -> None:
         if self._fh is not None and self._fh.tell() >= self.max_size:
