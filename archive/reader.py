@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import brotli
-from warcio.statusandheaders import StatusAndHeadersParser
 
 from archive.timeutil import parse_iso
 
@@ -191,6 +189,43 @@ def decode_payload(raw: bytes, http_headers: tuple[tuple[str, str], ...] | list[
 # -- record parsing --------------------------------------------------------------------------------
 
 
+def _decode_header_line(line: bytes) -> str:
+    # as warcio does: UTF-8 when it decodes, otherwise latin-1 (bytes 1:1)
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
+
+
+def _parse_http_head(block: bytes) -> tuple[str, tuple[tuple[str, str], ...], int]:
+    """(status or request line, ordered header pairs, byte length of the head incl. its blank line)."""
+    lines: list[bytes] = []
+    pos = 0
+    while pos < len(block):
+        nl = block.find(b"\n", pos)
+        end = len(block) if nl < 0 else nl + 1
+        line = block[pos:end].rstrip(b"\r\n")
+        pos = end
+        if not line:
+            if lines:
+                break
+            continue  # blank lines before the status line
+        lines.append(line)
+    if not lines:
+        return "", (), pos
+    headers: list[tuple[str, str]] = []
+    for raw in lines[1:]:
+        text = _decode_header_line(raw)
+        if text[:1] in (" ", "\t") and headers:  # obsolete line folding
+            name, value = headers[-1]
+            headers[-1] = (name, f"{value} {text.strip()}")
+            continue
+        name, sep, value = text.partition(":")
+        if sep:  # a line without a colon is not a header (warcio drops it too)
+            headers.append((name.rstrip(" \t"), value.strip(" \t")))
+    return _decode_header_line(lines[0]).strip(), tuple(headers), pos
+
+
 def _parse_record(data: bytes, path: Path, offset: int, length: int) -> tuple[ArchivedRecord, int, int]:
     """Parse the record at the start of ``data``; returns it and the start and end of its block."""
     head_end = data.find(b"\r\n\r\n")
@@ -224,15 +259,10 @@ def _parse_record(data: bytes, path: Path, offset: int, length: int) -> tuple[Ar
     statusline: str | None = None
     payload = block
     if rec_type in _HTTP_TYPES and content_type.startswith("application/http") and block:
-        try:
-            parsed = StatusAndHeadersParser([], verify=False).parse(io.BytesIO(block))
-        except Exception as exc:  # warcio raises several types for malformed header blocks
-            raise ArchiveError(path, offset, f"malformed HTTP header block: {exc}") from exc
-        http_headers = tuple((str(k), str(v)) for k, v in parsed.headers)
-        statusline = f"{parsed.protocol} {parsed.statusline}".strip()
-        payload = block[parsed.total_len :]
+        statusline, http_headers, head_len = _parse_http_head(block)
+        payload = block[head_len:]
         if rec_type != "request":
-            code = parsed.statusline.split(" ", 1)[0]
+            code = (statusline.split(" ", 2) + [""])[1]
             http_status = int(code) if code.isdigit() else None
     target = _first(pairs, "WARC-Target-URI")
     if target and target.startswith("<") and target.endswith(">"):  # WARC/1.1 draft style

@@ -290,6 +290,49 @@ def test_metadata_and_revisit_records(server: str, tmp_path: Path) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def test_post_body_truncation_and_readable_while_open(tmp_path: Path) -> None:
+    ex = HttpExchange(
+        url="http://127.0.0.1/form?q=1#frag", date=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC), method="POST",
+        request_headers=[("Host", "127.0.0.1"), ("Content-Type", "application/x-www-form-urlencoded")],
+        request_body=b"a=1&b=%C3%A9", status=200, reason="OK", protocol="HTTP/1.0",
+        response_headers=[("Content-Type", "text/plain"), ("Content-Length", "100000")], body=b"partial body",
+        ip_address="::1", truncated="length", reconstructed=("request",),
+    )  # fmt: skip
+    writer = WarcWriter(tmp_path)
+    resp, req = writer.write_exchange(ex)
+    assert writer.current_path is not None
+    # every record is complete on disk as soon as write_exchange returns: readable from the .open file
+    open_records = list(iter_records(writer.current_path))
+    assert [r.rec_type for r in open_records] == ["warcinfo", "response", "request"]
+    (path,) = writer.close()
+    r = read_record(path, resp.offset, resp.length)
+    assert r.header("WARC-Truncated") == "length" and r.raw_payload == b"partial body"
+    assert r.header("WARC-IP-Address") == "::1" and r.http_statusline == "HTTP/1.0 200 OK"
+    assert r.header("WARC-X-Reconstructed") == "request"
+    q = read_record(path, req.offset, req.length)
+    assert q.http_statusline == "POST /form?q=1 HTTP/1.0" and q.raw_payload == b"a=1&b=%C3%A9"
+    assert q.payload_digest == req.payload_digest == sha1_digest(b"a=1&b=%C3%A9")
+    assert q.target_uri == "http://127.0.0.1/form?q=1#frag"
+    check = warcio_check(path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert verify_digests(path) == []
+
+
+def test_header_values_with_line_breaks_cannot_break_the_record(tmp_path: Path) -> None:
+    ex = HttpExchange(
+        url="http://127.0.0.1/", date=datetime.now(UTC), method="GET", request_headers=[], request_body=b"",
+        status=200, reason="OK", protocol="HTTP/1.1",
+        response_headers=[("X-Injected", "a\r\nWARC-Type: evil"), ("X-Unicode", "Привет")], body=b"x",
+    )  # fmt: skip
+    with WarcWriter(tmp_path) as writer:
+        loc, _ = writer.write_exchange(ex)
+    r = read_record(tmp_path / loc.filename, loc.offset, loc.length)
+    assert r.http_headers == (("X-Injected", "a  WARC-Type: evil"), ("X-Unicode", "Привет"))  # UTF-8 on the wire
+    assert r.header("WARC-X-Reconstructed") == "headers" and r.raw_payload == b"x"
+    with WarcWriter(tmp_path) as writer, pytest.raises(ValueError, match="CR or LF"):
+        writer.write_exchange(HttpExchange(**{**ex.__dict__, "url": "http://127.0.0.1/\r\nWARC-Type: x"}))
+
+
 def test_files_roll_over_by_size(server: str, tmp_path: Path) -> None:
     ex = fetch(server + "/gzip", datetime.now(UTC))
     closed: list[Path] = []
