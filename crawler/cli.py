@@ -20,8 +20,6 @@ __all__ = ["CommandError", "UsageError", "build_parser", "main"]
 # sets ``func(args) -> int``.
 COMMANDS = [
     "crawl",
-    "worker",
-    "frontier",
     "archive_urls",
     "list",
     "show",
