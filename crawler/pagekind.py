@@ -103,10 +103,12 @@ def _main_article(articles: list[_Element]) -> _Element | None:
     text of any other ``<article>`` (related-story teasers are often ``<article>`` elements too)."""
     if not articles:
         return None
-    sized = sorted(((_text_len(a), a) for a in articles), key=lambda x: x[0], reverse=True)
-    length, main = sized[0]
-    if len(sized) > 1 and length < 3 * sized[1][0]:
-        return None
+    main = articles[0]
+    if len(articles) > 1:
+        sized = sorted(((_text_len(a), a) for a in articles), key=lambda x: x[0], reverse=True)
+        if sized[0][0] < 3 * sized[1][0]:
+            return None
+        main = sized[0][1]
     headline = main.xpath(".//h1") or (len(articles) == 1 and main.xpath(".//h2"))
     paragraphs = [p for p in main.iter("p") if _text_len(p) >= 60]
     return main if headline and len(paragraphs) >= 3 else None

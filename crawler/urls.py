@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import tldextract
@@ -49,6 +49,7 @@ def _is_tracking(name: str) -> bool:
     return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
 
 
+@lru_cache(maxsize=65536)  # pages repeat the same navigation links: most calls are cache hits
 def canonicalize_url(url: str) -> str:
     """The form of ``url`` used for requests and duplicate detection.
 
@@ -97,6 +98,7 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=4096)
 def registered_domain(host: str) -> str:
     """The registered domain of ``host`` (``www.bbc.co.uk`` -> ``bbc.co.uk``), lower-case, without port.
 

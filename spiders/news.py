@@ -224,6 +224,8 @@ class NewsSpider(scrapy.Spider):
                 if not self.scope.allows(url):
                     continue
                 request = self._request(url, role="page", follow=follow, hops=hops)
+                if request is not None and entry.date is not None:
+                    request.meta["listing_date"] = entry.date    # crawler.incremental's revisit policy
             if request is not None:
                 yield request
 
@@ -278,6 +280,7 @@ class NewsSpider(scrapy.Spider):
 
     def _follow_links(self, response: TextResponse, tree: _Element) -> Iterator[Request]:
         base = get_base_url(response)
+        origin = _origin(base)
         hops = int(response.meta.get(HOPS, 0))
         max_depth = self.options.max_depth
         here = canonicalize_url(response.url)
@@ -295,7 +298,11 @@ class NewsSpider(scrapy.Spider):
             href = (a.get("href") or "").strip()
             if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
                 continue
-            url = self._canonical(urljoin(base, href))
+            if href.startswith("/") and not href.startswith("//") and "/." not in href:
+                absolute = origin + href          # root-relative (most links): no need for urljoin
+            else:
+                absolute = urljoin(base, href)
+            url = self._canonical(absolute)
             if url is None or url in self._seen or url == here:
                 continue
             if urlsplit(url).path.lower().endswith(_SKIP_EXTENSIONS) or not self.scope.allows(url):
