@@ -20,6 +20,8 @@ __all__ = ["CommandError", "UsageError", "build_parser", "main"]
 # sets ``func(args) -> int``.
 COMMANDS = [
     "crawl",
+    "worker",
+    "frontier",
     "archive_urls",
     "list",
     "show",

@@ -81,3 +81,15 @@ LOG_LEVEL = "INFO"
 PROGRESS_ENABLED = True
 PROGRESS_INTERVAL = 1.0          # seconds between redraws on a terminal
 PROGRESS_LOG_INTERVAL = 60.0     # seconds between progress log lines when not on a terminal
+
+# --- Distributed crawls on a shared Redis frontier (crawler.frontier; `--frontier`, `crawler worker`) ----
+# Scrapy's own scheduler unless FRONTIER_URL (redis://HOST:PORT/DB) is set; then requests, the seen-set and
+# leases live in Redis (scrapy-redis) and any number of workers on any machines share the crawl.
+SCHEDULER = "crawler.frontier.FrontierScheduler"
+FRONTIER_URL = None
+FRONTIER_KEY_PREFIX = "frontier"     # every key of the frontier starts with this (several crawls, one Redis)
+FRONTIER_LEASE_TIMEOUT = 120.0       # seconds: a request taken by a worker that stops renewing returns after this
+FRONTIER_POLL_INTERVAL = 1.0         # seconds between lease renewals/reclaims, reconnects and queue checks
+FRONTIER_WAIT_TIMEOUT = 600.0        # seconds a worker waits for an unreachable Redis before it gives up
+FRONTIER_HOST_DELAY = None           # seconds between requests to one host across all workers (None: DOWNLOAD_DELAY)
+DOWNLOADER_MIDDLEWARES = {**DOWNLOADER_MIDDLEWARES, "crawler.frontier.HostTokenMiddleware": 930}

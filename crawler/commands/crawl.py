@@ -52,6 +52,9 @@ def register(sub: Any) -> None:
     p.add_argument("--seeds-file", type=Path, metavar="FILE", help="a file with one seed URL per line")
     add_scope_options(p)
     add_run_options(p)
+    from crawler.commands.worker import add_frontier_option
+
+    add_frontier_option(p, required=False)   # share the crawl through Redis (crawler/frontier.py)
     p.set_defaults(func=run)
 
 
@@ -115,4 +118,8 @@ def execute(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any]
 
 
 def run(args: argparse.Namespace) -> int:
-    return execute(args.spider, args, spider_args_from(args))
+    from crawler.commands.worker import join_frontier
+
+    kwargs = spider_args_from(args)
+    join_frontier(args, args.spider, kwargs)
+    return execute(args.spider, args, kwargs)

@@ -1,0 +1,242 @@
+"""A crawl shared by several workers through a real redis-server on 127.0.0.1 (crawler.frontier).
+
+Each test module starts its own ``redis-server`` on a free port (skipped when the binary is missing on a
+developer machine; under CI, where ``.ci/run`` installs Debian's ``redis-server``, a missing binary fails).
+Workers are real ``crawler`` processes against the demo site; what they write is read back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from archive.cdxj import read_index
+from archive.reader import iter_records
+from crawler.frontier import Frontier, JsonSerializer
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "EXTRACT_WORKERS=1"]
+
+
+# ----- a real redis-server ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Poll ``check`` until it holds; fail naming ``what`` after ``timeout`` s (a deadline, not an assert on time)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@dataclass
+class RedisServer:
+    port: int
+    directory: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def _up(self) -> bool:
+        try:
+            return bool(self.client().ping())
+        except redis.RedisError:
+            return False
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary is not None
+        # appendonly + fsync always: a restart keeps what was written, as a production frontier should
+        self.proc = subprocess.Popen(
+            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no",
+             "--logfile", str(self.directory / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._up, f"redis-server on port {self.port} (log: {self.directory / 'redis.log'})", 20)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()        # SIGTERM: redis-server finishes the AOF and exits
+            self.proc.wait(timeout=20)
+        self.proc = None
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed: .ci/run installs Debian's redis-server package")
+        pytest.skip("redis-server not installed (apt-get install redis-server) - the frontier tests need a real one")
+    server = RedisServer(_free_port(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def frontier_url(redis_server: RedisServer) -> str:
+    """An empty frontier (database 0 flushed) on the module's redis-server."""
+    if redis_server.proc is None:
+        redis_server.start()
+    redis_server.client().flushdb()
+    return redis_server.url
+
+
+# ----- running workers --------------------------------------------------------------------------------------
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("CRAWLER_DATA_DIR", None)
+    env.pop("CRAWLER_FRONTIER", None)
+    return env
+
+
+def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "crawler.cli", *args], cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def start_cli(*args: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "crawler.cli", *args], cwd=ROOT, env=_env(),
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+def finish(proc: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> str:
+    proc.wait(timeout=timeout)
+    text = log.read_text(errors="replace")
+    assert proc.returncode == 0, text
+    return text
+
+
+def records_of(*data_dirs: Path) -> list[dict[str, Any]]:
+    out = []
+    for data_dir in data_dirs:
+        for path in sorted((data_dir / "records").glob("*.jsonl")):
+            out += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return out
+
+
+def responses_of(*data_dirs: Path) -> Counter[str]:
+    """Target URI of every 200 response record in the data directories' closed WARC files."""
+    seen: Counter[str] = Counter()
+    for data_dir in data_dirs:
+        for path in sorted((data_dir / "warc").glob("*.warc.gz")):
+            for rec in iter_records(path):
+                if rec.rec_type == "response" and rec.http_status == 200 and rec.target_uri:
+                    seen[rec.target_uri] += 1
+    return seen
+
+
+# ----- unit: requests as JSON, leases ----------------------------------------------------------------------
+
+
+def test_requests_travel_as_json_with_bytes_and_dates() -> None:
+    from scrapy import Request
+
+    when = datetime(2026, 11, 27, 11, 22, 33, tzinfo=UTC)
+    req = Request("http://127.0.0.1/a?b=1", method="POST", body=b"\x00\xffbody", headers={"X-A": "1"},
+                  priority=3, meta={"listing_date": when, "raw": [b"line"], "depth": 2, "n": {"$x": 1}})
+    data = JsonSerializer.dumps(req.to_dict())
+    assert b"\x00" not in data and json.loads(data)
+    back = Request.from_dict(JsonSerializer.loads(data)) if hasattr(Request, "from_dict") else None
+    if back is None:
+        from scrapy.utils.request import request_from_dict
+
+        back = request_from_dict(JsonSerializer.loads(data))
+    assert (back.url, back.method, back.body, back.priority) == (req.url, "POST", b"\x00\xffbody", 3)
+    assert back.headers.getlist("X-A") == [b"1"]
+    assert back.meta == {"listing_date": when, "raw": [b"line"], "depth": 2, "n": {"$x": 1}}
+
+
+def test_meta_that_cannot_travel_is_refused_with_its_path() -> None:
+    with pytest.raises(TypeError, match=r"request\.meta\.obj \(object\)"):
+        JsonSerializer.dumps({"meta": {"obj": object()}})
+
+
+def test_leases_are_acknowledged_renewed_given_back_and_reclaimed(frontier_url: str) -> None:
+    frontier = Frontier(frontier_url, "t")
+    for i in range(3):
+        frontier.server.zadd(frontier.queue_key, {f"r{i}".encode(): -i})
+    assert frontier.lease("w:1", 60) == b"r2"            # highest priority first
+    assert frontier.lease("w:2", 60) == b"r1"
+    assert frontier.lease("w:3", 0.05) == b"r0"
+    assert frontier.lease("w:4", 60) is None
+    frontier.ack(["w:1"])
+    assert frontier.give_back(["w:2"]) == 1
+    assert frontier.renew(["w:2", "w:3"], 60) == ["w:2"]   # w:2 was given back: no longer held
+    st = frontier.status()
+    assert (st.queued, st.leased) == (1, 1)
+    frontier.server.zadd(frontier.leases_key, {"w:3": 0})   # as if its worker died long ago
+    assert frontier.reclaim_expired() == 1
+    assert sorted(frontier.server.zrange(frontier.queue_key, 0, -1)) == [b"r0", b"r1"]
+    assert frontier.status().leased == 0
+
+
+# ----- two workers on one frontier -------------------------------------------------------------------------
+
+
+def test_two_workers_archive_every_article_once_and_one_index_holds_both(
+    frontier_url: str, fresh_site: Any, tmp_path: Path
+) -> None:
+    site = fresh_site(articles=30)
+    seeded = run_cli("frontier", "seed", "news", "--seed", site.base_url + "/", "--frontier", frontier_url)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "2 of 2 start request(s) queued" in seeded.stdout      # the seed and its robots.txt
+    a, b = tmp_path / "a", tmp_path / "b"
+    workers = [start_cli("worker", "--frontier", frontier_url, "--data-dir", str(d), *FAST, log=tmp_path / f"{d.name}.log")
+               for d in (a, b)]
+    outputs = [finish(w, tmp_path / f"{d.name}.log") for w, d in zip(workers, (a, b), strict=True)]
+    assert all("finished: finished" in out for out in outputs), outputs
+
+    records = records_of(a, b)
+    by_url = Counter(r["url"] for r in records)
+    assert [u for u, n in by_url.items() if n > 1] == []
+    articles = {r["url"] for r in records if r["kind"] == "article"}
+    assert articles == {t.url for t in site.truth}
+    fetched = responses_of(a, b)
+    assert [u for u, n in fetched.items() if n > 1 and not u.endswith("/robots.txt")] == []
+    assert all(fetched[t.url] == 1 for t in site.truth)
+    # every page fetched once from the site; each worker reads robots.txt for itself
+    paths = Counter(r.path for r in site.requests if r.path != "/robots.txt")
+    assert paths and [u for u, n in paths.items() if n > 1] == []
+
+    merged = tmp_path / "merged"
+    warcs = sorted(str(p) for d in (a, b) for p in (d / "warc").glob("*.warc.gz"))
+    indexed = run_cli("index", "--data-dir", str(merged), *warcs)
+    assert indexed.returncode == 0, indexed.stderr
+    lines = list(read_index(merged / "index" / "index.cdxj"))
+    in_index = Counter(line.url for line in lines if line.status == 200)
+    assert all(in_index[t.url] == 1 for t in site.truth)
+    assert {Path(line.filename).parent for line in lines} == {a / "warc", b / "warc"}
+
+    status = Frontier(frontier_url).status()
+    assert (status.queued, status.leased, status.workers) == (0, 0, {})
