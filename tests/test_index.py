@@ -198,3 +198,12 @@ def test_check_compares_warcs_index_and_catalog(replay_archive: Any, tmp_path: P
     assert main(["index", "--check", "--data-dir", str(data)]) == 1
     assert "missing from the index" not in capsys.readouterr().out
     assert main(["index", "--check", "--data-dir", str(tmp_path / "nothing")]) == 2
+
+
+def test_the_index_kept_by_the_crawl_equals_a_rebuild(replay_archive: Any, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(replay_archive.data_dir, data, ignore=shutil.ignore_patterns("pywb"))
+    kept = index_path(data).read_text(encoding="utf-8")      # appended as each crawl closed its WARC file
+    assert len(kept.splitlines()) > len(replay_archive.site.truth)
+    assert main(["index", "--data-dir", str(data)]) == 0
+    assert index_path(data).read_text(encoding="utf-8") == kept
