@@ -129,6 +129,11 @@ redis.call('HSET', KEYS[3], ARGV[1], item[1])
 redis.call('HSET', KEYS[4], ARGV[1], item[2])
 return item[1]
 """
+_PUSH_NEW = """
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[3]), ARGV[2])
+return 1
+"""
 _RENEW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -215,6 +220,7 @@ class Frontier:
         self.workers_key = f"{prefix}:workers"
         self.stop_key = f"{prefix}:stop"
         self._lease = self.server.register_script(_LEASE)
+        self._push_new = self.server.register_script(_PUSH_NEW)
         self._renew = self.server.register_script(_RENEW)
         self._release = self.server.register_script(_RELEASE)
         self._reclaim = self.server.register_script(_RECLAIM)
@@ -253,7 +259,16 @@ class Frontier:
                 "with 'crawler frontier clear'")
         return current
 
-    # -- leases ----------------------------------------------------------------------------------------
+    # -- requests and leases ---------------------------------------------------------------------------
+    def push(self, data: bytes, score: float, fingerprint: str | None = None) -> bool:
+        """Queue an encoded request; with ``fingerprint``, only when it was not seen before. Seen-set and
+        queue change together (one script), so a reply lost to a dying connection never loses a request:
+        if the fingerprint is in the set, the request is (or was) in the queue."""
+        if fingerprint is None:
+            self.server.zadd(self.queue_key, {data: score})
+            return True
+        return bool(self._push_new(keys=[self.queue_key, self.seen_key], args=[fingerprint, data, score]))
+
     def lease(self, token: str, timeout: float) -> bytes | None:
         """Take the highest-priority request and hold it under ``token`` for ``timeout`` seconds."""
         data = self._lease(keys=self._lease_keys, args=[token, int(timeout * 1000)])
@@ -328,9 +343,8 @@ class Frontier:
         """Push requests not seen before (``dont_filter`` ones always); return how many were pushed."""
         queue, seen, pushed = self.queue_for(spider), self.dupefilter(), 0
         for request in requests:
-            if request.dont_filter or not seen.request_seen(request):
-                queue.push(request)
-                pushed += 1
+            fingerprint = None if request.dont_filter else seen.request_fingerprint(request)
+            pushed += self.push(queue.encode(request), -request.priority, fingerprint)
         return pushed
 
 
@@ -342,6 +356,9 @@ class LeasedQueue(PriorityQueue):
 
     def decode(self, data: bytes) -> Request:
         return self._decode_request(data)
+
+    def encode(self, request: Request) -> bytes:
+        return bytes(self._encode_request(request))
 
 
 def start_requests_of(spider: Spider) -> list[Request]:
@@ -398,6 +415,7 @@ class FrontierScheduler(BaseScheduler):
         self._tokens = itertools.count(1)
         self.held: dict[str, Request] = {}      # lease token -> the request handed to the engine
         self.unsent: list[Request] = []         # produced while Redis was unreachable
+        self.maybe_leased: list[str] = []       # lease calls that failed: maybe taken, never handed out
         self.down_since: float | None = None
         self._last_renew = 0.0
         self._closing = False
@@ -436,7 +454,7 @@ class FrontierScheduler(BaseScheduler):
         try:
             self._flush_unsent()
             self._reap()
-            undone = list(self.held)
+            undone = [*self.held, *self.maybe_leased]
             if undone:
                 returned = self.frontier.give_back(undone)
                 logger.info("gave %d unfinished request(s) back to the frontier", returned)
@@ -454,25 +472,25 @@ class FrontierScheduler(BaseScheduler):
             self.unsent.append(request)
             return True
         try:
-            if not request.dont_filter and self.df.request_seen(request):
+            if not self._push(request):
                 return False
-            self.queue.push(request)
         except RedisError as exc:
             self._went_down(exc)
             self.unsent.append(request)
             return True
-        self._stat("frontier/pushed")
         return True
 
     def next_request(self) -> Request | None:
         if self.down_since is not None or self._closing:
             return None
         assert self.queue is not None
+        token = f"{self.worker_id}:{next(self._tokens)}"
         try:
             self._reap()
-            token = f"{self.worker_id}:{next(self._tokens)}"
             data = self.frontier.lease(token, self.config.lease_timeout)
         except RedisError as exc:
+            # The script may have run with its reply lost: give that lease back once Redis answers.
+            self.maybe_leased.append(token)
             self._went_down(exc)
             return None
         if data is None:
@@ -528,13 +546,17 @@ class FrontierScheduler(BaseScheduler):
                 del self.held[token]
             self._stat("frontier/acknowledged", len(done))
 
-    def _flush_unsent(self) -> None:
+    def _push(self, request: Request) -> bool:
         assert self.queue is not None and self.df is not None
+        fingerprint = None if request.dont_filter else self.df.request_fingerprint(request)
+        pushed = self.frontier.push(self.queue.encode(request), -request.priority, fingerprint)
+        if pushed:
+            self._stat("frontier/pushed")
+        return pushed
+
+    def _flush_unsent(self) -> None:
         while self.unsent:
-            request = self.unsent[0]
-            if request.dont_filter or not self.df.request_seen(request):
-                self.queue.push(request)
-                self._stat("frontier/pushed")
+            self._push(self.unsent[0])
             self.unsent.pop(0)
 
     def _went_down(self, exc: Exception) -> None:
@@ -562,6 +584,9 @@ class FrontierScheduler(BaseScheduler):
                                self.config.url, time.monotonic() - self.down_since, len(self.unsent))
                 self.down_since = None
             self._flush_unsent()
+            if self.maybe_leased:
+                self.frontier.give_back(self.maybe_leased)
+                self.maybe_leased.clear()
             self._reap()
             now = time.monotonic()
             if self.held and now - self._last_renew >= self.config.lease_timeout / 4:

@@ -240,3 +240,68 @@ def test_two_workers_archive_every_article_once_and_one_index_holds_both(
 
     status = Frontier(frontier_url).status()
     assert (status.queued, status.leased, status.workers) == (0, 0, {})
+
+
+# ----- faults: a worker killed with SIGKILL, Redis restarting ----------------------------------------------
+
+
+def test_requests_of_a_sigkilled_worker_return_after_the_lease_and_are_archived(
+    frontier_url: str, fresh_site: Any, tmp_path: Path
+) -> None:
+    from archive.writer import recover_open_files
+
+    site = fresh_site(articles=16)
+    frontier = Frontier(frontier_url)
+    seeded = run_cli("frontier", "seed", "news", "--seed", site.base_url + "/", "--frontier", frontier_url)
+    assert seeded.returncode == 0, seeded.stderr
+    a, b = tmp_path / "a", tmp_path / "b"
+    slow = ["-s", "DOWNLOAD_DELAY=0.3", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "AUTOTHROTTLE_ENABLED=False",
+            "-s", "EXTRACT_WORKERS=1", "-s", "FRONTIER_LEASE_TIMEOUT=2", "-s", "FRONTIER_HOST_DELAY=0"]
+    killed = start_cli("worker", "--frontier", frontier_url, "--data-dir", str(a), *slow, log=tmp_path / "a.log")
+
+    def mid_crawl() -> bool:
+        st = frontier.status()
+        return st.seen >= 10 and st.leased >= 1 and st.queued >= 1
+
+    wait_for(mid_crawl, "the first worker to be mid-crawl, holding leases")
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=30)
+    held = frontier.status().leased
+    assert held >= 1                                   # taken, not finished, and now nobody works on them
+
+    out = finish(start_cli("worker", "--frontier", frontier_url, "--data-dir", str(b), *FAST,
+                           log=tmp_path / "b.log"), tmp_path / "b.log")
+    assert "finished: finished" in out
+    assert "took back" in out and "whose worker stopped renewing its lease" in out
+    recover_open_files(a / "warc")                     # what the killed worker had written stays usable
+    archived = responses_of(a, b)
+    assert [t.url for t in site.truth if archived[t.url] == 0] == []
+    by_b = {r["url"] for r in records_of(b) if r["kind"] == "article"}
+    by_a = {r["url"] for r in records_of(a) if r["kind"] == "article"}
+    assert by_a | by_b == {t.url for t in site.truth}
+    st = frontier.status()
+    assert (st.queued, st.leased) == (0, 0)
+
+
+def test_a_worker_waits_through_a_redis_restart_and_loses_nothing(
+    redis_server: RedisServer, frontier_url: str, fresh_site: Any, tmp_path: Path
+) -> None:
+    site = fresh_site(articles=24)
+    frontier = Frontier(frontier_url)
+    paced = ["-s", "DOWNLOAD_DELAY=0.1", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "AUTOTHROTTLE_ENABLED=False",
+             "-s", "EXTRACT_WORKERS=1", "-s", "FRONTIER_POLL_INTERVAL=0.2"]
+    log = tmp_path / "w.log"
+    worker = start_cli("crawl", "news", "--seed", site.base_url + "/", "--frontier", frontier_url,
+                       "--data-dir", str(tmp_path / "w"), *paced, log=log)
+    wait_for(lambda: frontier.status().seen >= 10, "the worker to be mid-crawl")
+    redis_server.stop()
+    wait_for(lambda: "unreachable" in log.read_text(errors="replace"), "the worker to notice Redis is gone")
+    redis_server.start()
+    out = finish(worker, log)
+    assert "finished: finished" in out and "reachable again" in out
+    records = records_of(tmp_path / "w")
+    by_url = Counter(r["url"] for r in records)
+    assert [u for u, n in by_url.items() if n > 1] == []
+    assert {r["url"] for r in records if r["kind"] == "article"} == {t.url for t in site.truth}
+    st = frontier.status()
+    assert (st.queued, st.leased) == (0, 0)
