@@ -30,7 +30,7 @@ from archive.timeutil import iso_z, parse_iso, sortable_z, utc_now
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "CatalogError"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: records.version, records.previous, records.text_fingerprint
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS captures (
@@ -68,7 +68,10 @@ CREATE TABLE IF NOT EXISTS records (
     warc_offset INTEGER,
     warc_length INTEGER,
     records_file TEXT NOT NULL,
-    site TEXT NOT NULL
+    site TEXT NOT NULL,
+    version INTEGER,
+    previous TEXT,
+    text_fingerprint TEXT
 );
 CREATE INDEX IF NOT EXISTS records_url ON records (url, fetched_at);
 CREATE INDEX IF NOT EXISTS records_canonical ON records (canonical_url, fetched_at);
@@ -83,6 +86,12 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT NOT NULL,
     stats TEXT
 );
+"""
+# Schema 1 -> 2 (crawler.incremental: article versions); new catalogs get these columns from _SCHEMA.
+_V2_COLUMNS = """
+ALTER TABLE records ADD COLUMN version INTEGER;
+ALTER TABLE records ADD COLUMN previous TEXT;
+ALTER TABLE records ADD COLUMN text_fingerprint TEXT;
 """
 
 _TIME_COLUMNS = ("fetched_at", "started_at", "finished_at")
@@ -144,7 +153,10 @@ class Catalog:
                 "upgrade the crawler"
             )
         if version < SCHEMA_VERSION:
-            db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+            upgrade = _V2_COLUMNS if version == 1 else ""
+            db.executescript(
+                "BEGIN IMMEDIATE;" + _SCHEMA + upgrade + f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            )
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -221,12 +233,13 @@ class Catalog:
         loc = record.location
         self._write(
             "INSERT OR REPLACE INTO records (id, run_id, url, canonical_url, fetched_at, status, kind, title,"
-            " authors, published, payload_digest, warc_filename, warc_offset, warc_length, records_file, site)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " authors, published, payload_digest, warc_filename, warc_offset, warc_length, records_file, site,"
+            " version, previous, text_fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (record.id, record.run_id, record.url, record.canonical_url, _db_time(record.fetched_at),
              record.status, record.kind, record.title, json.dumps(list(record.authors), ensure_ascii=False),
              record.published, loc.payload_digest if loc else None, loc.filename if loc else None,
-             loc.offset if loc else None, loc.length if loc else None, stored, _site(record.url)),
+             loc.offset if loc else None, loc.length if loc else None, stored, _site(record.url),
+             record.version, record.previous, record.text_fingerprint),
         )  # fmt: skip
 
     def start_run(self, run_id: str, spider: str, args: Mapping[str, Any], *,

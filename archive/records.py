@@ -1,8 +1,14 @@
 """The normalized JSON record of one archived page, its JSON Schema, and the JSON Lines store.
 
 A ``Record`` is typed and frozen; ``to_dict()`` gives the JSON form (lists, ``warc`` as an object) that
-``archive/record.schema.json`` (Draft 2020-12, ``schema_version`` 1) describes and ``validate()``
-checks. ``RecordStore`` appends one validated record per line to ``records/<run-id>.jsonl``.
+``archive/record.schema.json`` (Draft 2020-12) describes and ``validate()``
+checks.
+
+Schema versions: 1 (the foundation); 2 adds ``version`` (1 for the first capture of a URL, +1 for each
+capture whose text changed), ``previous`` (the id of the record it supersedes, or null) and
+``text_fingerprint`` (``sha1:BASE32`` of the normalized title and text, separate from the payload
+digest: a page whose ads changed but whose text did not keeps its fingerprint). Version 1 records
+still validate and load (the new fields default to 1 / null / null). ``RecordStore`` appends one validated record per line to ``records/<run-id>.jsonl``.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import logging
 import os
 import re
 import threading
+import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +31,7 @@ from typing import IO, Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 from archive.timeutil import parse_iso
-from archive.writer import WarcLocation
+from archive.writer import WarcLocation, sha1_digest
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -34,12 +41,13 @@ __all__ = [
     "RecordValidationError",
     "iter_jsonl",
     "schema",
+    "text_fingerprint",
     "validate",
 ]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 # JSON field order (also the order of ARCHITECTURE.md).
@@ -47,7 +55,9 @@ FIELDS = (
     "schema_version", "id", "run_id", "url", "canonical_url", "fetched_at", "status", "content_type",
     "kind", "title", "authors", "published", "modified", "language", "site_name", "description", "image",
     "categories", "tags", "text", "word_count", "warc", "extraction_error",
+    "version", "previous", "text_fingerprint",
 )  # fmt: skip
+_V2_FIELDS = ("version", "previous", "text_fingerprint")  # absent from schema_version 1 records
 
 
 class RecordValidationError(ValueError):
@@ -92,6 +102,16 @@ def validate(d: Mapping[str, Any]) -> None:
         raise RecordValidationError(errors)
 
 
+def text_fingerprint(title: str | None, text: str) -> str:
+    """``sha1:BASE32`` of the title and text with Unicode (NFC) and whitespace normalized.
+
+    Two captures of an article with equal fingerprints carry the same text, whatever else on the page
+    (ads, timestamps, sidebars) changed; the payload digest tells bytes apart, this tells versions apart.
+    """
+    normalized = " ".join(unicodedata.normalize("NFC", f"{title or ''}\n{text}").split())
+    return sha1_digest(normalized.encode("utf-8"))
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex
 
@@ -123,6 +143,9 @@ class Record:
     word_count: int = 0
     warc: WarcLocation | Mapping[str, Any] | None = None
     extraction_error: str | None = None
+    version: int = 1
+    previous: str | None = None
+    text_fingerprint: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("authors", "categories", "tags"):
@@ -154,7 +177,7 @@ class Record:
     def from_dict(cls, d: Mapping[str, Any]) -> Record:
         """Validate ``d`` against the schema and build the record (raises ``RecordValidationError``)."""
         validate(d)
-        return cls(**{name: d[name] for name in FIELDS})
+        return cls(**{name: d[name] for name in FIELDS if name in d or name not in _V2_FIELDS})
 
 
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:

@@ -26,6 +26,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from archive.writer import HttpExchange
+from crawler.incremental import capture_revisit
 from crawler.storage import ArchiveStorage
 from crawler.wire import RAW_HEAD_META, parse_raw_head
 
@@ -71,7 +72,13 @@ class WarcCaptureMiddleware:
         catalog = self.storage.catalog
         if writer is None or catalog is None:  # the spider has not opened yet: cannot happen in a crawl
             raise RuntimeError("WARC capture before the archive storage was opened")
-        resp_loc, _req_loc = writer.write_exchange(exchange)
+        # Incremental re-crawl (crawler.incremental): when request.meta["revisit_of"] names the previous
+        # capture and this response confirms it (304, or the same payload digest), write a revisit record.
+        revisit_loc = capture_revisit(writer, exchange, request.meta)
+        if revisit_loc is None:
+            resp_loc, _req_loc = writer.write_exchange(exchange)
+        else:
+            resp_loc = revisit_loc
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         catalog.add_capture(
             url=response.url,
@@ -83,7 +90,7 @@ class WarcCaptureMiddleware:
             warc_offset=resp_loc.offset,
             warc_length=resp_loc.length,
             record_id=resp_loc.record_id,
-            warc_type="response",
+            warc_type="response" if revisit_loc is None else "revisit",
             run_id=self.storage.run_id,
         )
         request.meta["warc"] = resp_loc.to_dict()
@@ -92,7 +99,10 @@ class WarcCaptureMiddleware:
         if stats is not None:
             stats.inc_value("archive/responses")
             stats.inc_value(f"archive/status/{response.status}")
-            stats.inc_value("archive/bytes", len(response.body))
+            if revisit_loc is None:
+                stats.inc_value("archive/bytes", len(response.body))
+            else:
+                stats.inc_value("archive/revisits")
         return response
 
     def exchange(self, request: Request, response: Response, now: datetime) -> HttpExchange:

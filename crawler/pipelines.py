@@ -28,7 +28,7 @@ from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from archive.records import Record
+from archive.records import Record, text_fingerprint
 from crawler.extraction import Extraction, extract
 from crawler.items import PageItem
 from crawler.storage import ArchiveStorage
@@ -167,4 +167,8 @@ def build_record(item: PageItem, run_id: str) -> Record:
         word_count=len(text.split()),
         warc=warc,
         extraction_error=item.extraction_error,
+        # Versions (crawler.incremental.VersionPipeline fills item.extra; a URL's first record is version 1).
+        version=int(item.extra.get("version", 1)),
+        previous=item.extra.get("previous"),
+        text_fingerprint=item.extra.get("text_fingerprint") or (text_fingerprint(ext.title, text) if ext else None),
     )

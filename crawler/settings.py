@@ -50,6 +50,15 @@ EXTRACT_ENABLED = True
 EXTRACT_WORKERS = 0          # 0: one worker process per core
 EXTRACT_TIMEOUT = 60.0       # seconds; a page whose extraction takes longer gets a record with an error
 
+# --- Incremental re-crawls (crawler.incremental) ---------------------------------------------------
+# A crawl into a data directory with earlier captures sends conditional requests and writes revisit
+# records for unchanged pages; changed article text becomes a new record version.
+INCREMENTAL_ENABLED = True
+INCREMENTAL_CONDITIONAL = True       # send If-None-Match / If-Modified-Since from the previous capture
+INCREMENTAL_RECENT_HOURS = 48.0      # articles first captured less than this ago are re-checked every run
+INCREMENTAL_REVISIT_FACTOR = 0.25    # older ones every age * factor ...
+INCREMENTAL_MAX_INTERVAL_HOURS = 720.0   # ... but at least every 30 days
+
 # --- Download handlers ------------------------------------------------------------------------------
 # Scrapy's HTTP/1.1 handler that also keeps the raw response head for the WARC record (crawler.wire).
 DOWNLOAD_HANDLERS = {
@@ -62,14 +71,20 @@ DOWNLOADER_MIDDLEWARES = {
     # Captures every exchange as received, before decompression (590), redirects (600) and retries (550).
     "crawler.capture.WarcCaptureMiddleware": 950,
     "crawler.politeness.RetryAfterMiddleware": 560,
+    # Conditional requests and the revisit policy; turns a 304 back into the archived page (after capture).
+    "crawler.incremental.IncrementalMiddleware": 945,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ExtractionPipeline": 300,
     "crawler.pipelines.ArchivePipeline": 800,
+    # crawler.incremental: drop revisited pages before extraction, number versions after it.
+    "crawler.incremental.RevisitFilterPipeline": 250,
+    "crawler.incremental.VersionPipeline": 500,
 }
 EXTENSIONS = {
     "crawler.storage.ArchiveStorage": 100,
     "crawler.progress.Progress": 500,
+    "crawler.incremental.IncrementalState": 150,
 }
 
 # --- Scrapy internals --------------------------------------------------------------------------------

@@ -1,0 +1,243 @@
+"""Incremental re-crawls against the demo site: conditional requests, revisit records, article versions.
+
+Four real crawls into one data directory. Before run 2 one article is edited and one removed (the other
+pages answer 304); before run 3 one article is added, which changes the sidebar of every page but no
+other article's text; run 4, with conditional requests off, meets an unchanged site, so every page comes
+back 200 with the payload it had (identical-digest revisits). Everything is read back from the WARC
+files, the JSON records, the catalog and the replay index.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archive.catalog import Catalog
+from archive.reader import ArchivedRecord, iter_records
+from archive.records import Record, text_fingerprint, validate
+from crawler.demosite import RunningServer, Site, serve
+from crawler.incremental import RevisitPolicy
+
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "EXTRACT_WORKERS=2"]
+NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+IDENTICAL = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+EDIT = "A paragraph added by the editors after the first crawl."
+
+
+def crawl(site: RunningServer, data_dir: Path, run_id: str, *extra: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "crawl", "news", "--seed", site.base_url + "/",
+         "--data-dir", str(data_dir), "-s", f"ARCHIVE_RUN_ID={run_id}", *FAST, *extra],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@dataclass(frozen=True)
+class Recrawl:
+    site: RunningServer
+    data_dir: Path
+    edited: str
+    added: str
+    removed: str
+    second_requests: list[Any]
+
+
+@pytest.fixture(scope="module")
+def recrawl(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    data_dir = tmp_path_factory.mktemp("incremental") / "data"
+    with serve(Site(articles=8)) as site:
+        crawl(site, data_dir, "run-1")
+        truth = site.truth
+        edited, removed = truth[5], truth[6]          # not in the sidebar (the 5 newest)
+        site.site.edit_article(edited.id, EDIT)
+        site.site.remove_article(removed.id)
+        site.clear_requests()
+        crawl(site, data_dir, "run-2")
+        second = site.requests
+        added = site.site.add_article()
+        crawl(site, data_dir, "run-3")
+        crawl(site, data_dir, "run-4", "-s", "INCREMENTAL_CONDITIONAL=False")
+        yield Recrawl(site, data_dir, edited.url, added.url, removed.url, second)
+
+
+def warc_records(data_dir: Path) -> list[ArchivedRecord]:
+    return [r for path in sorted((data_dir / "warc").glob("*.warc.gz")) for r in iter_records(path)]
+
+
+def records(data_dir: Path, run_id: str | None = None) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted((data_dir / "records").glob("*.jsonl")):
+        if run_id is None or path.stem == run_id:
+            out += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return out
+
+
+def run_of(rec: ArchivedRecord, data_dir: Path) -> str:
+    with Catalog(data_dir / "catalog.sqlite") as catalog:
+        rows = [c for c in catalog.captures(url=rec.target_uri) if c["record_id"] == rec.record_id]
+    return str(rows[0]["run_id"])
+
+
+def test_revisit_records_refer_to_the_capture_they_confirm(recrawl: Recrawl) -> None:
+    warcs = warc_records(recrawl.data_dir)
+    responses = {r.record_id: r for r in warcs if r.rec_type == "response"}
+    revisits = [r for r in warcs if r.rec_type == "revisit"]
+    profiles = Counter(r.header("WARC-Profile") for r in revisits)
+    assert profiles[NOT_MODIFIED] >= 5 and profiles[IDENTICAL] >= 10, profiles
+    for rev in revisits:
+        original = responses[rev.header("WARC-Refers-To")]
+        assert rev.header("WARC-Refers-To-Target-URI") == original.target_uri == rev.target_uri
+        assert rev.header("WARC-Refers-To-Date") == original.date
+        assert rev.payload_digest == original.payload_digest
+        assert rev.raw_payload == b""                   # headers only: the payload lives in the original
+        if rev.header("WARC-Profile") == NOT_MODIFIED:
+            assert rev.http_status == 304
+
+
+def test_an_unchanged_page_is_never_archived_in_full_twice(recrawl: Recrawl) -> None:
+    seen: dict[tuple[str | None, str | None], int] = Counter()
+    for rec in warc_records(recrawl.data_dir):
+        if rec.rec_type == "response":
+            seen[(rec.target_uri, rec.payload_digest)] += 1
+    assert [key for key, n in seen.items() if n > 1] == []
+
+
+def test_the_second_run_sends_conditional_requests(recrawl: Recrawl) -> None:
+    edited_path = recrawl.edited.split("://", 1)[1].split("/", 1)[1]
+    conditional = [r for r in recrawl.second_requests if any(k.lower() == "if-none-match" for k, _ in r.headers)]
+    assert any(r.path == "/" + edited_path for r in conditional)
+    assert any(r.path == "/" for r in conditional)
+    robots = [r for r in recrawl.second_requests if r.path == "/robots.txt"]
+    assert robots and not any(k.lower().startswith("if-") for r in robots for k, _ in r.headers)
+
+
+def test_the_edited_article_has_two_versions(recrawl: Recrawl) -> None:
+    versions = [r for r in records(recrawl.data_dir) if r["url"] == recrawl.edited]
+    assert [(r["run_id"], r["version"]) for r in versions] == [("run-1", 1), ("run-2", 2)]
+    first, second = versions
+    assert first["previous"] is None and second["previous"] == first["id"]
+    assert EDIT not in first["text"] and EDIT in second["text"]
+    assert first["text_fingerprint"] != second["text_fingerprint"]
+    assert second["text_fingerprint"] == text_fingerprint(second["title"], second["text"])
+    for rec in versions:
+        validate(rec)
+        assert rec["schema_version"] == 2
+
+
+def test_the_added_article_is_new_and_the_rest_is_not_stored_again(recrawl: Recrawl) -> None:
+    second = {r["url"]: r for r in records(recrawl.data_dir, "run-2") if r["kind"] == "article"}
+    assert set(second) == {recrawl.edited}
+    third = {r["url"]: r for r in records(recrawl.data_dir, "run-3") if r["kind"] == "article"}
+    assert set(third) == {recrawl.added}        # the others only changed their sidebar, not their text
+    assert third[recrawl.added]["version"] == 1 and third[recrawl.added]["previous"] is None
+    assert recrawl.removed not in {r["url"] for r in records(recrawl.data_dir) if r["run_id"] != "run-1"}
+    assert records(recrawl.data_dir, "run-4") == []       # nothing changed before the fourth run
+    by_url = defaultdict(list)
+    for rec in records(recrawl.data_dir):
+        by_url[rec["url"]].append(rec["text_fingerprint"])
+    assert [u for u, fps in by_url.items() if len(fps) != len(set(fps))] == []
+
+
+def test_run_stats_count_new_changed_and_unchanged(recrawl: Recrawl) -> None:
+    with Catalog(recrawl.data_dir / "catalog.sqlite") as catalog:
+        stats = {r["run_id"]: r["stats"] for r in catalog.runs()}
+        edited = catalog.captures(url=recrawl.edited)
+        latest = catalog.latest_record(recrawl.edited)
+    assert stats["run-1"]["incremental/new_articles"] == 8
+    assert stats["run-2"]["incremental/changed_articles"] == 1
+    assert stats["run-2"].get("incremental/new_articles", 0) == 0
+    assert stats["run-2"]["incremental/not_modified"] >= 5          # the unchanged articles
+    assert stats["run-3"]["incremental/new_articles"] == 1
+    assert stats["run-3"].get("incremental/changed_articles", 0) == 0
+    assert stats["run-3"]["incremental/unchanged_text"] >= 6        # sidebar changed, text did not
+    assert stats["run-4"].get("incremental/changed", 0) == 0
+    assert stats["run-4"].get("incremental/not_modified", 0) == 0
+    assert stats["run-4"]["incremental/identical"] >= 10
+    # the edited article: full, full (edited), full (new sidebar, same text: no record), revisit
+    assert [(c["run_id"], c["warc_type"]) for c in edited] == [
+        ("run-1", "response"), ("run-2", "response"), ("run-3", "response"), ("run-4", "revisit")]
+    assert latest is not None and latest["version"] == 2 and latest["run_id"] == "run-2"
+
+
+def test_replay_resolves_both_versions_and_the_revisits(recrawl: Recrawl) -> None:
+    from archive.replay import Archive
+
+    archive = Archive(recrawl.data_dir)
+    lines = archive.captures(recrawl.edited)
+    bodies = [archive.load(line).body for line in lines]
+    assert [line.is_revisit for line in lines] == [False, False, False, True]
+    assert EDIT.encode() not in bodies[0] and EDIT.encode() in bodies[1]
+    assert bodies[3] == bodies[2]
+    captured = [archive.captures(t.url) for t in recrawl.site.truth if t.url != recrawl.added]
+    not_modified = [lines for lines in captured if lines[1].is_revisit]     # run 2 got a 304
+    assert len(not_modified) >= 3
+    for lines in not_modified:
+        assert archive.load(lines[1]).body == archive.load(lines[0]).body
+        assert archive.load(lines[1]).original == lines[0]
+
+
+# ----- units: revisit policy, fingerprints, old records and catalogs ----------------------------------
+
+
+def test_revisit_policy_rechecks_recent_articles_every_run_and_old_ones_at_growing_intervals() -> None:
+    policy = RevisitPolicy(recent=timedelta(hours=48), factor=0.25, max_interval=timedelta(days=30))
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    assert policy.due(now, first_seen=now - 10 * hour, last_seen=now - 1 * hour)
+    assert not policy.due(now, first_seen=now - 8 * day, last_seen=now - 1 * day)      # every 2 days
+    assert policy.due(now, first_seen=now - 8 * day, last_seen=now - 2 * day)
+    assert not policy.due(now, first_seen=now - 400 * day, last_seen=now - 29 * day)   # capped at 30
+    assert policy.due(now, first_seen=now - 400 * day, last_seen=now - 30 * day)
+    # a sitemap/feed date newer than the last capture makes it due at once
+    assert policy.due(now, first_seen=now - 8 * day, last_seen=now - 1 * day, listed_at=now - 2 * hour)
+    assert not policy.due(now, first_seen=now - 8 * day, last_seen=now - 1 * day, listed_at=now - 3 * day)
+
+
+def test_text_fingerprint_ignores_whitespace_but_not_words() -> None:
+    a = text_fingerprint("Title", "One  paragraph.\n\nAnother one.")
+    assert a == text_fingerprint("Title ", "One paragraph.\nAnother one.\n")
+    assert a != text_fingerprint("Title", "One paragraph.\n\nAnother one, edited.")
+    assert a != text_fingerprint("Other title", "One  paragraph.\n\nAnother one.")
+
+
+def test_schema_version_1_records_still_load() -> None:
+    d = Record(run_id="r", url="http://example.org/", fetched_at="2026-11-27T12:00:00Z", status=200).to_dict()
+    for key in ("version", "previous", "text_fingerprint"):
+        del d[key]
+    d["schema_version"] = 1
+    validate(d)
+    rec = Record.from_dict(d)
+    assert (rec.schema_version, rec.version, rec.previous, rec.text_fingerprint) == (1, 1, None, None)
+    d["schema_version"] = 2
+    with pytest.raises(ValueError, match="version"):
+        validate(d)
+
+
+def test_a_version_1_catalog_gains_the_version_columns(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE records (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, url TEXT NOT NULL, canonical_url TEXT,"
+        " fetched_at TEXT NOT NULL, status INTEGER NOT NULL, kind TEXT NOT NULL, title TEXT, authors TEXT NOT NULL,"
+        " published TEXT, payload_digest TEXT, warc_filename TEXT, warc_offset INTEGER, warc_length INTEGER,"
+        " records_file TEXT NOT NULL, site TEXT NOT NULL);"
+        "INSERT INTO records VALUES ('a', 'r', 'http://example.org/', NULL, '2026-11-27T12:00:00.000000Z', 200,"
+        " 'page', NULL, '[]', NULL, NULL, NULL, NULL, NULL, 'records/r.jsonl', 'example.org');"
+        "PRAGMA user_version = 1;")
+    db.close()
+    rec = Record(run_id="r2", url="http://example.org/", fetched_at="2026-11-28T12:00:00Z", status=200,
+                 version=2, previous="a" * 32, text_fingerprint=text_fingerprint(None, ""))
+    with Catalog(path) as catalog:
+        catalog.add_record(rec, tmp_path / "records" / "r2.jsonl")
+        rows = catalog.records_for("http://example.org/")
+    assert [(r["id"], r["version"], r["previous"]) for r in rows] == [("a", None, None), (rec.id, 2, "a" * 32)]
