@@ -102,7 +102,7 @@ def run_crawl(
         prepare_data_dir(data_dir)
     except OSError as exc:
         raise CrawlSetupError(f"cannot write to data directory {data_dir}: {exc.strerror or exc}") from exc
-    run_id = run_id or new_run_id()
+    run_id = run_id or str((settings or {}).get("ARCHIVE_RUN_ID") or "") or new_run_id()   # -s ARCHIVE_RUN_ID=... names the log too
     overrides = {"ARCHIVE_DATA_DIR": str(data_dir), "ARCHIVE_RUN_ID": run_id, **(settings or {})}
     scrapy_settings = project_settings(overrides)
     scrapy_settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
