@@ -22,6 +22,7 @@ from typing import Any
 from pebble import ProcessPool
 
 from archive.cdxj import BadRecord, CdxjLine, index_filename, scan_warc
+from archive.records import Record
 from archive.replay import Archive, CaptureError, LoadedCapture
 from crawler.extraction import Extraction
 
@@ -109,9 +110,9 @@ def _work(body: bytes, url: str, headers: tuple[tuple[str, str], ...]) -> tuple[
 
 
 def build_record(page: Page, run_id: str, extraction: Extraction | None, kind: str,
-                 error: str | None) -> dict[str, Any]:
-    """The JSON record of one re-extracted page (schema of ``archive.records``)."""
-    from archive.records import Record, text_fingerprint
+                 error: str | None) -> Record:
+    """The record of one re-extracted page (validated when it is stored)."""
+    from archive.records import text_fingerprint
 
     ext = extraction
     text = ext.text if ext else ""
@@ -132,11 +133,11 @@ def build_record(page: Page, run_id: str, extraction: Extraction | None, kind: s
         text=text, word_count=len(text.split()), warc=warc, extraction_error=error,
         text_fingerprint=text_fingerprint(ext.title, text) if ext else None,
     )
-    return record.to_dict()
+    return record
 
 
 def reextract(data_dir: Path, warcs: list[Path], *, run_id: str, workers: int = 0, timeout: float = 60.0,
-              on_record: Callable[[dict[str, Any]], None]) -> ReextractStats:
+              on_record: Callable[[Record], None]) -> ReextractStats:
     """Extract every HTML response of ``warcs`` again in a process pool; ``on_record`` gets each record
     in WARC order. ``workers`` 0 means one per core."""
     stats = ReextractStats()
@@ -157,7 +158,7 @@ def reextract(data_dir: Path, warcs: list[Path], *, run_id: str, workers: int = 
             stats.extraction_errors += 1
         record = build_record(page, run_id, extraction, kind, error)
         stats.records += 1
-        stats.articles += record["kind"] == "article"
+        stats.articles += record.kind == "article"
         on_record(record)
 
     pool = ProcessPool(max_workers=workers)

@@ -60,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         catalog.start_run(run_id, "reextract", {"extractor": version, "warcs": [str(p) for p in warcs]})
 
-        def keep(record: dict[str, Any]) -> None:
-            path = store.append(record)
-            catalog.add_record(Record.from_dict(record), path)
+        def keep(record: Record) -> None:
+            path = store.append(record)          # validates against the record schema
+            catalog.add_record(record, path)
 
         stats = reextract(args.data_dir, warcs, run_id=run_id, workers=args.workers, timeout=args.timeout,
                           on_record=keep)
