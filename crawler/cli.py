@@ -30,6 +30,9 @@ COMMANDS = [
     "replay",
     "reextract",
     "export",
+    "schedule",
+    "scheduler",
+    "runs",
 ]
 
 

@@ -1,0 +1,52 @@
+"""``crawler runs [NAME]``: the run history of the schedules (``--failed``: failed runs and their errors)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from crawler.commands._common import add_data_dir, human_bytes
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("runs", help="list the runs of schedules", description=__doc__.split("\n")[0])
+    p.add_argument("name", nargs="?", help="only the runs of this schedule")
+    p.add_argument("--failed", action="store_true", help="only failed runs (and timeouts), with their errors")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N runs, newest first (default 50)")
+    add_data_dir(p)
+    p.set_defaults(func=run)
+
+
+def _when(dt: Any) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M:%SZ") if dt else "-"
+
+
+def run(args: argparse.Namespace) -> int:
+    from archive.schedules import FAILED, ScheduleStore
+    from crawler.errors import UsageError
+
+    if not (args.data_dir / "catalog.sqlite").exists():
+        raise UsageError(f"no catalog in {args.data_dir} (pass --data-dir)")
+    with ScheduleStore.for_data_dir(args.data_dir) as store:
+        runs = store.runs(args.name, statuses=FAILED if args.failed else None, limit=args.limit)
+    if not runs:
+        what = "failed runs" if args.failed else "runs"
+        print(f"no {what}" + (f" of {args.name}" if args.name else "") + f" in {args.data_dir}")
+        return 0
+    print(f"{'RUN ID':<26} {'SCHEDULE':<14} {'STATUS':<9} {'STARTED (UTC)':<21} {'TIME':>7} {'PAGES':>6} "
+          f"{'NEW':>5} {'CHANGED':>7} {'SAME':>5} {'ERRORS':>6} {'BYTES':>9}")
+    for r in runs:
+        n = r.numbers
+        duration = f"{r.duration:.0f}s" if r.duration is not None else "-"
+
+        def num(key: str, numbers: Any = n) -> str:
+            value = numbers.get(key)
+            return "-" if value is None else str(value)
+
+        size = human_bytes(n["bytes"] or 0) if n.get("bytes") is not None else "-"
+        print(f"{r.run_id:<26} {r.schedule:<14} {r.status:<9} {_when(r.started_at or r.created_at):<21} "
+              f"{duration:>7} {num('pages'):>6} {num('new_articles'):>5} {num('changed_articles'):>7} "
+              f"{num('unchanged'):>5} {num('errors'):>6} {size:>9}")
+        if (args.failed or r.status in ("failed", "timeout", "skipped")) and r.error:
+            print(f"    {r.error}")
+    return 0
