@@ -18,6 +18,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from trafilatura import bare_extraction
+from trafilatura.settings import Document
+from trafilatura.utils import load_html
+
+from crawler.extract_meta import extract_metadata
 
 
 @dataclass(frozen=True)
@@ -48,40 +52,34 @@ EMPTY = Extraction(text="", title=None, authors=(), published=None, modified=Non
                    site_name=None, description=None, canonical_url=None, image=None, categories=(), tags=())
 
 
-def _split_names(value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    return tuple(n.strip() for n in value.split(";") if n.strip())
-
-
 def extract(html: str, url: str, headers: Mapping[str, str] | None = None) -> Extraction:
     """Extract the article text and metadata from `html` (already decoded) fetched from `url`.
 
-    `headers` are the HTTP response headers (used for Content-Language when the page gives no
+    `headers` are the HTTP response headers (Content-Language is used when the page declares no
     language). Ordinary junk input (empty, binary, not HTML) returns an Extraction with empty text.
     """
     if not html or not html.strip():
         return EMPTY
-    doc = bare_extraction(html, url=url, with_metadata=True, include_comments=False,
-                          favor_precision=True, include_tables=True)
-    if doc is None:
+    tree = load_html(html)
+    if tree is None:
         return EMPTY
-    language = doc.language
-    if not language and headers:
-        language = next((v for k, v in headers.items() if k.lower() == "content-language"), None)
+    meta = extract_metadata(tree, url, headers)
+    doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False,
+                          favor_precision=True, include_tables=True)
+    text = doc.text if isinstance(doc, Document) else None
     return Extraction(
-        text=doc.text or "",
-        title=doc.title or None,
-        authors=_split_names(doc.author),
-        published=doc.date or None,
-        modified=None,
-        language=language or None,
-        site_name=doc.sitename or None,
-        description=doc.description or None,
-        canonical_url=doc.url or None,
-        image=doc.image or None,
-        categories=tuple(doc.categories or ()),
-        tags=tuple(doc.tags or ()),
+        text=text or "",
+        title=meta.title,
+        authors=meta.authors,
+        published=meta.published,
+        modified=meta.modified,
+        language=meta.language,
+        site_name=meta.site_name,
+        description=meta.description,
+        canonical_url=meta.canonical_url or url or None,
+        image=meta.image,
+        categories=meta.categories,
+        tags=meta.tags,
     )
 
 

@@ -1,0 +1,149 @@
+"""Dates as ISO 8601: from machine-readable values, from URLs and from datelines in the page text.
+
+`iso_date("2021-04-14T10:00:00+0200")` gives "2021-04-14T10:00:00+02:00": the time and the offset are
+kept where the source gives them, a date alone stays a date ("2021-04-14"), a naive time stays naive.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
+
+from dateutil import parser as _dateparser
+
+MIN_YEAR = 1990  # the web news era; earlier years in pages are almost always something else
+_ISO_LIKE = re.compile(r"^\s*(\d{4})-?(\d{2})-?(\d{2})(?:[T ](\d{1,2}):?(\d{2})(?::?(\d{2})(?:[.,]\d+)?)?)?\s*"
+                       r"(Z|[+-]\d{2}:?\d{2}|[+-]\d{2})?\s*$", re.I)
+_URL_DATE = re.compile(r"/((?:19|20)\d{2})[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?:/|[_-]|\.|$)")
+_URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])/")
+
+_MONTHS = {
+    # English, German, French, Spanish, Italian, Portuguese, Dutch, Polish (genitive) month names
+    "jan": 1, "january": 1, "januar": 1, "jänner": 1, "janvier": 1, "enero": 1, "gennaio": 1, "janeiro": 1,
+    "januari": 1, "stycznia": 1,
+    "feb": 2, "february": 2, "februar": 2, "février": 2, "fevrier": 2, "febrero": 2, "febbraio": 2,
+    "fevereiro": 2, "februari": 2, "lutego": 2,
+    "mar": 3, "march": 3, "märz": 3, "maerz": 3, "mars": 3, "marzo": 3, "março": 3, "maart": 3, "marca": 3,
+    "apr": 4, "april": 4, "avril": 4, "abril": 4, "aprile": 4, "kwietnia": 4,
+    "may": 5, "mai": 5, "mayo": 5, "maggio": 5, "maio": 5, "mei": 5, "maja": 5,
+    "jun": 6, "june": 6, "juni": 6, "juin": 6, "junio": 6, "giugno": 6, "junho": 6, "czerwca": 6,
+    "jul": 7, "july": 7, "juli": 7, "juillet": 7, "julio": 7, "luglio": 7, "julho": 7, "lipca": 7,
+    "aug": 8, "august": 8, "août": 8, "aout": 8, "agosto": 8, "augustus": 8, "sierpnia": 8,
+    "sep": 9, "sept": 9, "september": 9, "septembre": 9, "septiembre": 9, "settembre": 9, "setembro": 9,
+    "września": 9,
+    "oct": 10, "october": 10, "oktober": 10, "octobre": 10, "octubre": 10, "ottobre": 10, "outubro": 10,
+    "października": 10,
+    "nov": 11, "november": 11, "novembre": 11, "noviembre": 11, "novembro": 11, "listopada": 11,
+    "dec": 12, "december": 12, "dezember": 12, "décembre": 12, "decembre": 12, "diciembre": 12,
+    "dicembre": 12, "dezembro": 12, "grudnia": 12,
+}
+_MONTH_RE = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
+# "April 14, 2021" / "Apr. 14 2021"
+_TEXT_MDY = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{{2}})\b", re.I)
+# "14 April 2021" / "14. April 2021" / "14 de abril de 2021" / "14 avril 2021"
+_TEXT_DMY = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|er)?\.?\s+(?:de\s+)?({_MONTH_RE})\.?,?\s+(?:de\s+)?((?:19|20)\d{{2}})\b",
+                       re.I)
+# "14.04.2021" / "14/04/2021" (day first, as in most of the world) and "2021-04-14" / "2021/04/14"
+_TEXT_NUMERIC_DMY = re.compile(r"(?<![\d.])(\d{1,2})[./](\d{1,2})[./]((?:19|20)\d{2})(?![\d])")
+_TEXT_YMD = re.compile(r"(?<![\d])((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d])")
+
+
+# common zone abbreviations in pages (seconds east of UTC); unknown ones leave the time naive
+_ZONES = {"UTC": 0, "GMT": 0, "Z": 0, "UT": 0, "WET": 0, "BST": 3600, "IST": 19800, "CET": 3600, "MEZ": 3600,
+          "CEST": 7200, "MESZ": 7200, "EET": 7200, "EEST": 10800, "MSK": 10800, "EST": -18000, "EDT": -14400,
+          "CST": -21600, "CDT": -18000, "MST": -25200, "MDT": -21600, "PST": -28800, "PDT": -25200,
+          "JST": 32400, "KST": 32400, "AEST": 36000, "AEDT": 39600}
+
+
+def _tzinfos(name: str | None, offset: int | None) -> int | None:
+    if offset is not None:
+        return offset
+    return _ZONES.get((name or "").upper())
+
+
+def _valid(y: int, m: int, d: int) -> date | None:
+    if y < MIN_YEAR or y > 2100:
+        return None
+    try:
+        return date(y, m, d)
+    except ValueError:
+        return None
+
+
+def iso_date(value: str | None) -> str | None:
+    """Normalize a machine-readable date (ISO 8601, RFC 2822, "2021/04/14 10:00") to ISO 8601, or None."""
+    if not value:
+        return None
+    value = value.strip()[:64]
+    if not value or not any(c.isdigit() for c in value):
+        return None
+    m = _ISO_LIKE.match(value)
+    if m:
+        y, mo, d, hh, mm, ss, tz = m.groups()
+        day = _valid(int(y), int(mo), int(d))
+        if day is None:
+            return None
+        if hh is None:
+            return day.isoformat()
+        try:
+            dt = datetime(day.year, day.month, day.day, int(hh), int(mm), int(ss or 0))
+        except ValueError:
+            return day.isoformat()
+        return _with_offset(dt, tz)
+    if value.isdigit():  # a bare number (epoch, id) is not a date we trust
+        return None
+    try:
+        dt = _dateparser.parse(value, default=datetime(1, 1, 1), tzinfos=_tzinfos)
+    except (ValueError, OverflowError, TypeError):  # dateutil raises these on text it cannot read
+        return None
+    if dt.year == 1 or _valid(dt.year, dt.month, dt.day) is None:
+        return None
+    if dt.tzinfo is None and dt.hour == dt.minute == dt.second == 0 and not re.search(r"\d:\d", value):
+        return dt.date().isoformat()
+    return dt.isoformat()
+
+
+def _with_offset(dt: datetime, tz: str | None) -> str:
+    if not tz:
+        return dt.isoformat()
+    if tz.upper() == "Z":
+        return dt.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    sign = -1 if tz[0] == "-" else 1
+    digits = tz[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    if hours > 14 or minutes > 59:
+        return dt.isoformat()
+    offset = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    return dt.replace(tzinfo=offset).isoformat()
+
+
+def url_date(url: str) -> str | None:
+    """The date in a URL path such as /2021/04/14/ or /20210414-, as YYYY-MM-DD."""
+    for pattern in (_URL_DATE_SLASHED, _URL_DATE):
+        m = pattern.search(url)
+        if m:
+            day = _valid(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            if day:
+                return day.isoformat()
+    return None
+
+
+def text_date(text: str) -> str | None:
+    """The first date written out in a short text (a dateline), as YYYY-MM-DD."""
+    best: tuple[int, date] | None = None
+    for pattern, order in ((_TEXT_MDY, "mdy"), (_TEXT_DMY, "dmy"), (_TEXT_YMD, "ymd"), (_TEXT_NUMERIC_DMY, "dmy#")):
+        m = pattern.search(text)
+        if not m:
+            continue
+        a, b, c = m.groups()
+        if order == "mdy":
+            day = _valid(int(c), _MONTHS[a.lower()], int(b))
+        elif order == "dmy":
+            day = _valid(int(c), _MONTHS[b.lower()], int(a))
+        elif order == "ymd":
+            day = _valid(int(a), int(b), int(c))
+        else:
+            day = _valid(int(c), int(b), int(a))
+        if day and (best is None or m.start() < best[0]):
+            best = (m.start(), day)
+    return best[1].isoformat() if best else None
