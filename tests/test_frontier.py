@@ -124,6 +124,16 @@ def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str
                           capture_output=True, text=True, timeout=timeout)
 
 
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``crawler.cli.main`` in this process: (exit code, stdout, stderr)."""
+    from crawler.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def start_cli(*args: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen([sys.executable, "-m", "crawler.cli", *args], cwd=ROOT, env=_env(),
@@ -205,12 +215,11 @@ def test_leases_are_acknowledged_renewed_given_back_and_reclaimed(frontier_url: 
 
 
 def test_two_workers_archive_every_article_once_and_one_index_holds_both(
-    frontier_url: str, fresh_site: Any, tmp_path: Path
+    frontier_url: str, fresh_site: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     site = fresh_site(articles=30)
-    seeded = run_cli("frontier", "seed", "news", "--seed", site.base_url + "/", "--frontier", frontier_url)
-    assert seeded.returncode == 0, seeded.stderr
-    assert "2 of 2 start request(s) queued" in seeded.stdout      # the seed and its robots.txt
+    code, out, err = cli(capsys, "frontier", "seed", "news", "--seed", site.base_url + "/", "--frontier", frontier_url)
+    assert code == 0 and "2 of 2 start request(s) queued" in out, err     # the seed and its robots.txt
     a, b = tmp_path / "a", tmp_path / "b"
     workers = [start_cli("worker", "--frontier", frontier_url, "--data-dir", str(d), *FAST, log=tmp_path / f"{d.name}.log")
                for d in (a, b)]
@@ -246,14 +255,13 @@ def test_two_workers_archive_every_article_once_and_one_index_holds_both(
 
 
 def test_requests_of_a_sigkilled_worker_return_after_the_lease_and_are_archived(
-    frontier_url: str, fresh_site: Any, tmp_path: Path
+    frontier_url: str, fresh_site: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from archive.writer import recover_open_files
 
     site = fresh_site(articles=16)
     frontier = Frontier(frontier_url)
-    seeded = run_cli("frontier", "seed", "news", "--seed", site.base_url + "/", "--frontier", frontier_url)
-    assert seeded.returncode == 0, seeded.stderr
+    assert cli(capsys, "frontier", "seed", "news", "--seed", site.base_url + "/", "--frontier", frontier_url)[0] == 0
     a, b = tmp_path / "a", tmp_path / "b"
     slow = ["-s", "DOWNLOAD_DELAY=0.3", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "AUTOTHROTTLE_ENABLED=False",
             "-s", "EXTRACT_WORKERS=1", "-s", "FRONTIER_LEASE_TIMEOUT=2", "-s", "FRONTIER_HOST_DELAY=0"]
@@ -305,3 +313,67 @@ def test_a_worker_waits_through_a_redis_restart_and_loses_nothing(
     assert {r["url"] for r in records if r["kind"] == "article"} == {t.url for t in site.truth}
     st = frontier.status()
     assert (st.queued, st.leased) == (0, 0)
+
+
+# ----- the frontier commands ---------------------------------------------------------------------------------
+
+
+def test_frontier_status_seed_clear_and_bad_input(
+    frontier_url: str, fresh_site: Any, redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = fresh_site(articles=4)
+    args = ["--frontier", frontier_url]
+    code, out, _ = cli(capsys, "frontier", "status", "--json", *args)
+    assert code == 0 and json.loads(out)["crawl"] is None
+
+    seed = ["frontier", "seed", "news", "--seed", site.base_url + "/", "--max-pages", "3", *args]
+    assert cli(capsys, *seed)[0] == 0
+    code, out, err = cli(capsys, *seed)
+    assert code == 0 and "0 of 2 start request(s) queued" in out, err
+    code, _, err = cli(capsys, "frontier", "seed", "news", "--seed", site.base_url + "/world", *args)
+    assert code == 1 and "already holds another crawl" in err
+
+    code, out, _ = cli(capsys, "frontier", "status", "--json", *args)
+    status = json.loads(out)
+    assert status["crawl"] == {"spider": "news", "args": {"seeds": [site.base_url + "/"], "max_pages": 3}}
+    assert (status["queued"], status["leased"], status["seen"]) == (2, 0, 2)
+    code, out, _ = cli(capsys, "frontier", "status", *args)
+    assert "queued:   2" in out and "news" in out
+
+    frontier = Frontier(frontier_url)
+    frontier.heartbeat("otherhost-123-abc", {"host": "otherhost", "pid": 123, "data_dir": "/data", "leased": 1})
+    code, _, err = cli(capsys, "frontier", "clear", *args)
+    assert code == 1 and "otherhost-123-abc" in err
+    assert cli(capsys, "frontier", "clear", "--force", *args)[0] == 0
+    assert redis_server.client().keys("frontier:*") == []
+
+    code, _, err = cli(capsys, "frontier", "status", "--frontier", "http://127.0.0.1:1/")
+    assert code == 2 and "redis://HOST:PORT/DB" in err
+    code, _, err = cli(capsys, "frontier", "status", "--frontier", f"redis://127.0.0.1:{_free_port()}/0")
+    assert code == 1 and "cannot reach the frontier's Redis" in err
+    code, _, err = cli(capsys, "worker", "--frontier", frontier_url, "--data-dir", "/nonexistent-not-used")
+    assert code == 1 and "holds no crawl yet" in err
+
+
+def test_frontier_stop_lets_workers_finish_what_they_hold_and_another_resumes(
+    frontier_url: str, fresh_site: Any, tmp_path: Path
+) -> None:
+    site = fresh_site(articles=16)
+    frontier = Frontier(frontier_url)
+    paced = ["-s", "DOWNLOAD_DELAY=0.2", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "AUTOTHROTTLE_ENABLED=False",
+             "-s", "EXTRACT_WORKERS=1", "-s", "FRONTIER_POLL_INTERVAL=0.2"]
+    first = start_cli("crawl", "news", "--seed", site.base_url + "/", "--frontier", frontier_url,
+                      "--data-dir", str(tmp_path / "a"), *paced, log=tmp_path / "a.log")
+    wait_for(lambda: frontier.status().queued >= 3, "requests queued in the frontier")
+    stopped = run_cli("frontier", "stop", "--frontier", frontier_url)
+    assert stopped.returncode == 0 and "asked 1 worker(s) to stop" in stopped.stdout
+    assert "finished: frontier_stopped" in finish(first, tmp_path / "a.log")
+    st = frontier.status()
+    assert st.leased == 0 and st.queued >= 1 and st.workers == {}      # nothing held, the rest still queued
+
+    out = finish(start_cli("worker", "--frontier", frontier_url, "--data-dir", str(tmp_path / "b"), *FAST,
+                           log=tmp_path / "b.log"), tmp_path / "b.log")
+    assert "finished: finished" in out
+    records = records_of(tmp_path / "a", tmp_path / "b")
+    assert [u for u, n in Counter(r["url"] for r in records).items() if n > 1] == []
+    assert {r["url"] for r in records if r["kind"] == "article"} == {t.url for t in site.truth}
