@@ -377,3 +377,44 @@ def test_frontier_stop_lets_workers_finish_what_they_hold_and_another_resumes(
     records = records_of(tmp_path / "a", tmp_path / "b")
     assert [u for u, n in Counter(r["url"] for r in records).items() if n > 1] == []
     assert {r["url"] for r in records if r["kind"] == "article"} == {t.url for t in site.truth}
+
+
+# ----- politeness shared through Redis -------------------------------------------------------------------
+
+
+def test_host_token_is_shared_a_second_worker_waits_for_the_first_ones_to_expire(frontier_url: str) -> None:
+    import asyncio
+
+    from scrapy import Request
+
+    from crawler.frontier import HostTokenMiddleware
+
+    frontier = Frontier(frontier_url)
+    first, second = HostTokenMiddleware(frontier, 0.3), HostTokenMiddleware(frontier, 0.3)
+    key = frontier.host_key("news.example.org")
+    request = Request("http://News.Example.org/a")
+
+    async def both() -> tuple[bytes | None, bytes | None]:
+        await first.process_request(request)
+        held_by_first = frontier.server.get(key)
+        await second.process_request(request)          # returns only once the first token has expired
+        return held_by_first, frontier.server.get(key)
+
+    held_before, held_after = asyncio.run(both())
+    assert held_before == first.token.encode() and held_after == second.token.encode()
+    assert 0 < frontier.server.pttl(key) <= 300
+    asyncio.run(first.process_request(Request("http://other.example.org/")))   # another host: its own token
+    assert frontier.server.get(frontier.host_key("other.example.org")) == first.token.encode()
+
+
+def test_host_token_without_redis_falls_back_to_the_local_delay(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    from scrapy import Request
+
+    from crawler.frontier import HostTokenMiddleware
+
+    gone = HostTokenMiddleware(Frontier(f"redis://127.0.0.1:{_free_port()}/0"), 0.3)
+    with caplog.at_level("WARNING", logger="crawler.frontier"):
+        asyncio.run(gone.process_request(Request("http://news.example.org/a")))
+    assert "per-host politeness token unavailable" in caplog.text
