@@ -152,3 +152,29 @@ def test_iter_jsonl_names_the_bad_line(tmp_path: Path) -> None:
     path.write_text('{"a": 1}\n\n[1, 2]\n', encoding="utf-8")
     with pytest.raises(RecordFileError, match="x.jsonl:3: expected a JSON object"):
         list(iter_jsonl(path))
+
+
+# -- archive.timeutil: the time forms records and the catalog use -----------------------------------
+
+
+def test_time_forms() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from archive.timeutil import iso_z, parse_iso, sortable_z, timestamp14
+
+    moscow = timezone(timedelta(hours=3))
+    dt = datetime(2026, 11, 27, 14, 22, 33, tzinfo=moscow)
+    assert iso_z(dt) == "2026-11-27T11:22:33Z"
+    assert iso_z(dt.replace(microsecond=250000)) == "2026-11-27T11:22:33.250000Z"
+    assert sortable_z(dt) == "2026-11-27T11:22:33.000000Z"
+    assert timestamp14(dt) == "20261127112233"
+    assert parse_iso("2026-11-27T14:22:33+03:00") == parse_iso("2026-11-27T11:22:33Z") == dt
+    assert parse_iso("2026-11-27") == datetime(2026, 11, 27, tzinfo=UTC)
+    assert parse_iso("2026-11-27T11:22:33.123456789Z").microsecond == 123456
+    assert parse_iso("2026-11-27 11:22+0300") == datetime(2026, 11, 27, 8, 22, tzinfo=UTC)
+    assert parse_iso(datetime(2026, 1, 1)) == datetime(2026, 1, 1, tzinfo=UTC)  # naive taken as UTC
+    with pytest.raises(ValueError, match="naive datetime"):
+        iso_z(datetime(2026, 1, 1))
+    for bad in ("27.11.2026", "2026-11-27T25:00:00Z", ""):
+        with pytest.raises(ValueError, match="2026-11-27T11:22:33Z|not a valid"):
+            parse_iso(bad)
