@@ -35,7 +35,7 @@ from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.response import get_base_url
 
 from crawler.items import PageItem
-from crawler.pagekind import classify
+from crawler.pagekind import classify, url_hint
 from crawler.urls import Scope, canonicalize_url, registered_domain
 from spiders.listings import parse_feed, parse_sitemap, robots_sitemaps
 from spiders.options import SpiderOptions
@@ -129,11 +129,11 @@ class NewsSpider(scrapy.Spider):
         if url in self._seen:
             return None
         counted = role in ("seed", "page")
-        if counted and self.options.max_pages is not None:
-            if self._pages >= self.options.max_pages:
+        if self.options.max_pages is not None:
+            if self._pages >= self.options.max_pages:    # no more pages, nor listings that would list some
                 self._limit_reached = True
                 return None
-            self._pages += 1
+            self._pages += counted
         self._seen.add(url)
         meta = {ROLE: role, FOLLOW: follow, HOPS: hops, COUNTED: counted}
         return Request(url, callback=callback or self.parse, meta=meta)
@@ -236,14 +236,16 @@ class NewsSpider(scrapy.Spider):
         role = response.meta.get(ROLE, "seed")
         if role == "seed":
             follow = self.options.follow or kind == "page"
-            if follow:
-                origin = _origin(response.url)
-                self._discover.add(origin)
-                yield from self._robots_requests(origin)
         else:
             follow = bool(response.meta.get(FOLLOW))
-        if follow:
-            yield from self._follow_links(response, tree)
+        if not follow:
+            return
+        # Links before listings: under max_pages the budget goes to pages this page links to first.
+        yield from self._follow_links(response, tree)
+        if role == "seed":
+            origin = _origin(response.url)
+            self._discover.add(origin)
+            yield from self._robots_requests(origin)
 
     def _item(self, response: TextResponse, kind: str) -> PageItem:
         headers = [
@@ -284,16 +286,7 @@ class NewsSpider(scrapy.Spider):
         hops = int(response.meta.get(HOPS, 0))
         max_depth = self.options.max_depth
         here = canonicalize_url(response.url)
-        for link in tree.iter("link"):          # feeds announced with <link rel="alternate">
-            if max_depth is not None and hops + 1 > max_depth:
-                break
-            rel = (link.get("rel") or "").lower().split()
-            if "alternate" in rel and (link.get("type") or "").strip().lower() in _FEED_TYPES:
-                url = self._canonical(urljoin(base, (link.get("href") or "").strip()))
-                if url and self.scope.in_domain(url) and not any(p.search(url) for p in self.scope.deny):
-                    request = self._request(url, role="listing", follow=True, hops=hops + 1)
-                    if request is not None:
-                        yield request
+        links: dict[str, int] = {}              # canonical URL -> its hops, in page order
         for a in tree.iter("a"):
             href = (a.get("href") or "").strip()
             if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
@@ -308,11 +301,23 @@ class NewsSpider(scrapy.Spider):
             if urlsplit(url).path.lower().endswith(_SKIP_EXTENSIONS) or not self.scope.allows(url):
                 continue
             next_hops = hops if _is_pagination(a, url, here) else hops + 1
-            if max_depth is not None and next_hops > max_depth:
-                continue
-            request = self._request(url, role="page", follow=True, hops=next_hops)
+            if max_depth is None or next_hops <= max_depth:
+                links.setdefault(url, next_hops)
+        # Article-shaped links first: when max_pages cuts the crawl short, it has archived articles.
+        for url in sorted(links, key=lambda u: not url_hint(u, self.article_pattern)):
+            request = self._request(url, role="page", follow=True, hops=links[url])
             if request is not None:
                 yield request
+        for link in tree.iter("link"):          # feeds announced with <link rel="alternate">
+            if max_depth is not None and hops + 1 > max_depth:
+                break
+            rel = (link.get("rel") or "").lower().split()
+            if "alternate" in rel and (link.get("type") or "").strip().lower() in _FEED_TYPES:
+                url = self._canonical(urljoin(base, (link.get("href") or "").strip()))
+                if url and self.scope.in_domain(url) and not any(p.search(url) for p in self.scope.deny):
+                    request = self._request(url, role="listing", follow=True, hops=hops + 1)
+                    if request is not None:
+                        yield request
 
 
 def _is_pagination(a: _Element, url: str, here: str) -> bool:

@@ -300,6 +300,8 @@ def test_max_pages_stops_the_crawl_with_its_own_reason(demo_site: Any, tmp_path:
     result = crawl(demo_site, tmp_path, seeds=demo_site.base_url + "/", max_pages="5")
     assert 1 <= len(result.items) <= 5
     assert "'finish_reason': 'max_pages'" in result.log
+    assert len([p for p in result.paths if p != "/robots.txt"]) <= 5     # no listings fetched past the limit
+    assert "article" in {i["kind"] for i in result.items}                # article-shaped links go first
 
 
 def test_max_depth_zero_is_the_seed_alone_and_pagination_is_not_a_hop(demo_site: Any, tmp_path: Path) -> None:
