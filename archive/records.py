@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+# Characters that str.splitlines() and some JSON Lines readers treat as line ends; json.dumps leaves
+# them raw with ensure_ascii=False, so they are escaped (the JSON value is the same).
+_LINE_BREAK_ESCAPES = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 # JSON field order (also the order of ARCHITECTURE.md).
 FIELDS = (
@@ -244,7 +247,7 @@ class RecordStore:
         validate(d)
         if d["run_id"] != self.run_id:
             raise ValueError(f"record {d['id']} belongs to run {d['run_id']!r}, this store is {self.run_id!r}")
-        line = json.dumps(d, ensure_ascii=False) + "\n"
+        line = json.dumps(d, ensure_ascii=False).translate(_LINE_BREAK_ESCAPES) + "\n"
         with self._lock:
             if self._fh is None:
                 raise RuntimeError(f"RecordStore for {self.path} is closed")

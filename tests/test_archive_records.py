@@ -105,7 +105,8 @@ def test_record_rejects_a_string_for_a_list() -> None:
 
 
 def test_store_appends_lines_and_reads_them_back(tmp_path: Path) -> None:
-    records = [make_record(), make_record(url="https://www.example.org/b", kind="page", title="b\nc")]
+    records = [make_record(), make_record(url="https://www.example.org/b", kind="page", title="b\nc",
+                                          text="line\u2028sep\x85nel\rcr\u2029 \ud7ff")]  # fmt: skip
     with RecordStore(tmp_path / "records", records[0].run_id) as store:
         paths = {store.append(r) for r in records}
         # each line is on disk before close
