@@ -219,7 +219,8 @@ class WarcWriter:
     ``warcinfo`` fields the caller passes (software, operator, robots policy, crawl id, ...). After a
     write leaves the file at or above ``max_size`` bytes it is closed; the next write opens a new one.
     Each record is one gzip member, flushed to the OS as soon as it is written. ``on_close(path)`` is
-    called with each file once it is closed and renamed (e.g. to index it).
+    called with each file once it is closed and renamed (e.g. to index it), in the thread that wrote
+    the record that filled the file (or called ``close()``), after the writer's lock is released.
     """
 
     def __init__(
@@ -249,6 +250,7 @@ class WarcWriter:
         self._clock = clock or utc_now
         self._new_id = record_id_factory or _new_record_id
         self._on_close = on_close
+        self._to_notify: list[Path] = []
         self._lock = threading.Lock()
         self._fh: BinaryIO | None = None
         self._open_path: Path | None = None
@@ -307,6 +309,7 @@ class WarcWriter:
             ]
             req_loc = self._write(req_headers, (req_block, ex.request_body), req_id, req_digest)
             self._roll_if_full()
+        self._notify_closed()
         return resp_loc, req_loc
 
     def write_metadata(
@@ -330,6 +333,7 @@ class WarcWriter:
             ]
             loc = self._write(headers, (payload,), rec_id, None)
             self._roll_if_full()
+        self._notify_closed()
         return loc
 
     def write_revisit(
@@ -395,6 +399,7 @@ class WarcWriter:
             ]
             req_loc = self._write(req_headers, (req_block, ex.request_body), req_id, req_digest)
             self._roll_if_full()
+        self._notify_closed()
         return rev_loc, req_loc
 
     def close(self) -> list[Path]:
@@ -405,7 +410,9 @@ class WarcWriter:
         with self._lock:
             self._close_current()
             self._closed = True
-            return list(self._closed_files)
+            closed = list(self._closed_files)
+        self._notify_closed()
+        return closed
 
     def __enter__(self) -> WarcWriter:
         return self
@@ -515,8 +522,15 @@ class WarcWriter:
         os.rename(open_path, final)
         _fsync_dir(self.directory)
         self._closed_files.append(final)
+        self._to_notify.append(final)
+
+    def _notify_closed(self) -> None:
+        # on_close runs outside the lock, in the writing thread: it may take long (indexing) or write
+        with self._lock:
+            paths, self._to_notify = self._to_notify, []
         if self._on_close is not None:
-            self._on_close(final)
+            for path in paths:
+                self._on_close(path)
 
 
 # -- recovery ------------------------------------------------------------------------------------

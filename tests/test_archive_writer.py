@@ -356,6 +356,22 @@ def test_files_roll_over_by_size(server: str, tmp_path: Path) -> None:
         assert read_record(tmp_path / loc.filename, loc.offset, loc.length).raw_payload == ex.body
 
 
+def test_on_close_may_use_the_writer(tmp_path: Path) -> None:
+    seen: list[Path] = []
+
+    def note(path: Path) -> None:  # runs outside the writer's lock: writing from here must not deadlock
+        seen.append(path)
+        if len(seen) == 1:
+            writer.write_metadata(url="urn:x-file:" + path.name, concurrent_to="<urn:uuid:x>",
+                                  date=datetime.now(UTC), payload=b"{}")  # fmt: skip
+
+    writer = WarcWriter(tmp_path, max_size=1, on_close=note)
+    writer.write_metadata(url="http://127.0.0.1/", concurrent_to="<urn:uuid:y>", date=datetime.now(UTC),
+                          payload=b"{}")  # fmt: skip
+    assert writer.close() == seen and len(seen) == 2
+    assert [r.target_uri for r in iter_records(seen[1])][1] == "urn:x-file:" + seen[0].name
+
+
 def test_output_is_byte_for_byte_deterministic(server: str, tmp_path: Path) -> None:
     exchanges = [fetch(server + p, datetime(2026, 11, 27, 1, 2, 3, tzinfo=UTC)) for p in ("/gzip", "/chunked")]
     outputs = []
