@@ -22,7 +22,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter as WarcioWriter
 
-from archive.reader import ArchiveError, iter_records, read_record, verify_digests
+from archive.reader import ArchiveError, decode_payload, iter_records, read_record, verify_digests
 from archive.writer import HttpExchange, WarcLocation, WarcWriter, recover_open_files, sha1_digest
 
 BIN = Path(sys.executable).parent
@@ -569,3 +569,48 @@ def test_reads_other_tools_uncompressed_warc_1_0(tmp_path: Path) -> None:
     assert read_record(path, ours[2].offset, ours[2].length) == ours[2]
     shutil.copy(path, tmp_path / "copy.warc")
     assert [r.record_id for r in iter_records(tmp_path / "copy.warc")] == [r.record_id for r in ours]
+
+
+# -- payload decoding -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "raw"),
+    [
+        ([("Content-Encoding", "gzip")], gzip.compress(HTML)),
+        ([("Content-Encoding", "x-gzip")], gzip.compress(HTML[:20]) + gzip.compress(HTML[20:])),  # 2 members
+        ([("Content-Encoding", "deflate")], zlib.compress(HTML)),
+        ([("Content-Encoding", "deflate")], zlib.compress(HTML, wbits=-15)),  # raw deflate, as IIS sends
+        ([("Content-Encoding", "br")], brotli.compress(HTML)),
+        ([("Content-Encoding", "gzip, br")], brotli.compress(gzip.compress(HTML))),  # applied in order
+        ([("Content-Encoding", "gzip"), ("Content-Encoding", "br")], brotli.compress(gzip.compress(HTML))),
+        ([("Content-Encoding", "identity")], HTML),
+        ([("Transfer-Encoding", "chunked")], b"a\r\n" + HTML[:10] + b"\r\n%x\r\n" % (len(HTML) - 10) + HTML[10:]
+         + b"\r\n0\r\n\r\n"),
+        ([("Transfer-Encoding", "chunked")], HTML),  # header kept but body already de-chunked by the tool
+    ],
+)
+def test_decode_payload(headers: list[tuple[str, str]], raw: bytes) -> None:
+    assert decode_payload(raw, headers) == HTML
+
+
+@pytest.mark.parametrize(
+    ("coding", "bomb"),
+    [("gzip", gzip.compress(b"\0" * 5_000_000)), ("br", brotli.compress(b"\0" * 5_000_000)),
+     ("deflate", zlib.compress(b"\0" * 5_000_000))],
+)  # fmt: skip
+def test_decode_payload_refuses_bombs(coding: str, bomb: bytes) -> None:
+    assert len(bomb) < 10_000
+    with pytest.raises(ValueError, match="exceeds 1000000 bytes"):
+        decode_payload(bomb, [("Content-Encoding", coding)], limit=1_000_000)
+    assert len(decode_payload(bomb, [("Content-Encoding", coding)], limit=5_000_000)) == 5_000_000
+
+
+@pytest.mark.parametrize(
+    ("coding", "raw", "message"),
+    [("gzip", gzip.compress(HTML)[:-12], "truncated"), ("br", brotli.compress(HTML)[:-3], "truncated"),
+     ("compress", b"x", "unsupported Content-Encoding 'compress'"), ("br", b"not brotli", "not valid br")],
+)  # fmt: skip
+def test_decode_payload_errors(coding: str, raw: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        decode_payload(raw, [("Content-Encoding", coding)])
