@@ -213,6 +213,12 @@ class Scheduler:
         finally:
             os.close(fd)                 # the run's process holds the lock from here on
 
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the run processes this scheduler started (they record their own end)."""
+        for run_id, proc in list(self.children.items()):
+            proc.wait(timeout)
+            del self.children[run_id]
+
     def next_wakeup(self) -> datetime | None:
         """The earliest next fire time of an unpaused schedule."""
         with ScheduleStore.for_data_dir(self.data_dir) as store:

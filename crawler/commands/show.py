@@ -15,6 +15,10 @@ def register(sub: Any) -> None:
     add_data_dir(p)
     p.add_argument("--text", action="store_true",
                    help="plain text: title, 'By' line, date, body and 'Original url:' (like a saved article)")
+    p.add_argument("--versions", action="store_true",
+                   help="list the versions of the page (a new one each time its text changed)")
+    p.add_argument("--diff", nargs="*", type=int, metavar="N",
+                   help="text diff between two versions: --diff (the last two) or --diff 1 3")
     p.set_defaults(func=run)
 
 
@@ -62,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         urls.append(canonicalize_url(args.url))
     except (ImportError, ValueError):
         pass
+    if args.versions or args.diff is not None:
+        return _versions(args, path, urls)
     with Catalog(path) as catalog:
         row = next((r for r in (catalog.latest_record(u) for u in urls) if r), None)
     if row is None:
@@ -71,4 +77,39 @@ def run(args: argparse.Namespace) -> int:
         print(render_text(record), end="")
     else:
         print(json.dumps(record, ensure_ascii=False, indent=2))
+    return 0
+
+
+# -- versions (crawler.incremental: a record per text change, numbered by ``version``) ----------------
+
+
+def _versions(args: argparse.Namespace, path: Any, urls: list[str]) -> int:
+    import difflib
+
+    from archive.catalog import Catalog
+    from crawler.errors import CommandError, UsageError
+
+    with Catalog(path) as catalog:
+        rows = next((r for r in (catalog.records_for(u) for u in urls) if r), [])
+    if not rows:
+        raise CommandError(f"no record for {args.url} in {args.data_dir} (see 'crawler list')")
+    numbered = {int(r.get("version") or i): r for i, r in enumerate(rows, 1)}   # schema 1 rows: by date
+    if args.diff is None:
+        print(f"{rows[-1]['url']}: {len(numbered)} version(s)")
+        for n, r in numbered.items():
+            print(f"{n:<3} {r['fetched_at']}  run {r['run_id']}  {r['id']}  {r.get('title') or ''}")
+        return 0
+    if len(args.diff) not in (0, 2):
+        raise UsageError("--diff takes no version (the last two) or two version numbers, e.g. --diff 1 2")
+    if len(numbered) < 2 and not args.diff:
+        raise CommandError(f"{args.url} has one version only: nothing to compare")
+    a, b = args.diff or sorted(numbered)[-2:]
+    missing = [n for n in (a, b) if n not in numbered]
+    if missing:
+        raise UsageError(f"no version {missing[0]} of {args.url}; versions: {', '.join(map(str, sorted(numbered)))}")
+    old, new = _load(args.data_dir, numbered[a]), _load(args.data_dir, numbered[b])
+    diff = difflib.unified_diff(
+        render_text(old).splitlines(keepends=True), render_text(new).splitlines(keepends=True),
+        fromfile=f"version {a} ({old['fetched_at']})", tofile=f"version {b} ({new['fetched_at']})")
+    print("".join(diff), end="")
     return 0
