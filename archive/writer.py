@@ -182,12 +182,12 @@ def _status_line(protocol: str, status: int, reason: str, fixed: set[str]) -> st
     return f"{protocol} {status} {reason}"
 
 
-def _request_target(url: str) -> str:
-    parts = urlsplit(url)
+def _request_line(ex: HttpExchange) -> str:
+    parts = urlsplit(ex.url)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
-    return target
+    return f"{ex.method} {target} {ex.protocol or 'HTTP/1.1'}"
 
 
 def _gzip_record(headers: list[tuple[str, str]], block: tuple[bytes, ...]) -> bytes:
@@ -273,8 +273,7 @@ class WarcWriter:
         fixed = set(ex.reconstructed)
         status_line = _status_line(ex.protocol, ex.status, ex.reason, fixed)
         resp_block = _http_block(status_line, ex.response_headers, fixed)
-        req_line = f"{ex.method} {_request_target(ex.url)} {ex.protocol or 'HTTP/1.1'}"
-        req_block = _http_block(req_line, ex.request_headers, fixed)
+        req_block = _http_block(_request_line(ex), ex.request_headers, fixed)
         reconstructed = ", ".join(sorted(fixed))
 
         payload_digest = sha1_digest(ex.body)
@@ -295,19 +294,7 @@ class WarcWriter:
             ]
             resp_loc = self._write(resp_headers, (resp_block, ex.body), resp_id, payload_digest)
 
-            req_headers = self._common(req_id, "request", date, ex.url)
-            req_headers.append(("WARC-Concurrent-To", resp_id))
-            if ex.ip_address:
-                req_headers.append(("WARC-IP-Address", ex.ip_address))
-            if reconstructed:
-                req_headers.append((RECONSTRUCTED_HEADER, reconstructed))
-            req_digest = sha1_digest(ex.request_body)
-            req_headers += [
-                ("WARC-Payload-Digest", req_digest),
-                ("WARC-Block-Digest", sha1_digest(req_block, ex.request_body)),
-                ("Content-Type", "application/http; msgtype=request"),
-            ]
-            req_loc = self._write(req_headers, (req_block, ex.request_body), req_id, req_digest)
+            req_loc = self._write_request(ex, req_id, date, resp_id, req_block, reconstructed)
             self._roll_if_full()
         self._notify_closed()
         return resp_loc, req_loc
@@ -362,9 +349,7 @@ class WarcWriter:
         date = warc_date(ex.date)
         fixed = set(ex.reconstructed)
         block = _http_block(_status_line(ex.protocol, ex.status, ex.reason, fixed), ex.response_headers, fixed)
-        req_block = _http_block(
-            f"{ex.method} {_request_target(ex.url)} {ex.protocol or 'HTTP/1.1'}", ex.request_headers, fixed
-        )
+        req_block = _http_block(_request_line(ex), ex.request_headers, fixed)
         reconstructed = ", ".join(sorted(fixed))
         with self._lock:
             self._ensure_open()
@@ -387,17 +372,7 @@ class WarcWriter:
                 ("Content-Type", "application/http; msgtype=response"),
             ]
             rev_loc = self._write(headers, (block,), rev_id, digest)
-            req_headers = self._common(req_id, "request", date, ex.url)
-            req_headers.append(("WARC-Concurrent-To", rev_id))
-            if reconstructed:
-                req_headers.append((RECONSTRUCTED_HEADER, reconstructed))
-            req_digest = sha1_digest(ex.request_body)
-            req_headers += [
-                ("WARC-Payload-Digest", req_digest),
-                ("WARC-Block-Digest", sha1_digest(req_block, ex.request_body)),
-                ("Content-Type", "application/http; msgtype=request"),
-            ]
-            req_loc = self._write(req_headers, (req_block, ex.request_body), req_id, req_digest)
+            req_loc = self._write_request(ex, req_id, date, rev_id, req_block, reconstructed)
             self._roll_if_full()
         self._notify_closed()
         return rev_loc, req_loc
@@ -426,6 +401,23 @@ class WarcWriter:
         self.close()
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _write_request(
+        self, ex: HttpExchange, req_id: str, date: str, concurrent_to: str, block: bytes, reconstructed: str
+    ) -> WarcLocation:
+        headers = self._common(req_id, "request", date, ex.url)
+        headers.append(("WARC-Concurrent-To", concurrent_to))
+        if ex.ip_address:
+            headers.append(("WARC-IP-Address", ex.ip_address))
+        if reconstructed:
+            headers.append((RECONSTRUCTED_HEADER, reconstructed))
+        digest = sha1_digest(ex.request_body)
+        headers += [
+            ("WARC-Payload-Digest", digest),
+            ("WARC-Block-Digest", sha1_digest(block, ex.request_body)),
+            ("Content-Type", "application/http; msgtype=request"),
+        ]
+        return self._write(headers, (block, ex.request_body), req_id, digest)
 
     def _common(self, rec_id: str, rec_type: str, date: str, url: str) -> list[tuple[str, str]]:
         return [
