@@ -240,12 +240,22 @@ def test_two_workers_archive_every_article_once_and_one_index_holds_both(
 
     merged = tmp_path / "merged"
     warcs = sorted(str(p) for d in (a, b) for p in (d / "warc").glob("*.warc.gz"))
-    indexed = run_cli("index", "--data-dir", str(merged), *warcs)
-    assert indexed.returncode == 0, indexed.stderr
+    code, _, err = cli(capsys, "index", "--data-dir", str(merged), *warcs)
+    assert code == 0, err
     lines = list(read_index(merged / "index" / "index.cdxj"))
     in_index = Counter(line.url for line in lines if line.status == 200)
     assert all(in_index[t.url] == 1 for t in site.truth)
     assert {Path(line.filename).parent for line in lines} == {a / "warc", b / "warc"}
+    # ... and one catalog: the records extracted again from both workers' WARCs (no network)
+    code, out, err = cli(capsys, "reextract", "--data-dir", str(merged), "--workers", "1", *warcs)
+    assert code == 0, err
+    from archive.catalog import Catalog
+
+    catalog = Catalog(merged / "catalog.sqlite")
+    try:
+        assert sorted(r["url"] for r in catalog.records(kind="article")) == sorted(t.url for t in site.truth)
+    finally:
+        catalog.close()
 
     status = Frontier(frontier_url).status()
     assert (status.queued, status.leased, status.workers) == (0, 0, {})
