@@ -94,6 +94,15 @@ def _text(el: lxml.etree._Element) -> str:
     return (el.text or "").strip()
 
 
+def _release(el: lxml.etree._Element) -> None:
+    """Free a parsed entry and the emptied ones before it (a 50,000-URL sitemap stays small in memory)."""
+    el.clear(keep_tail=False)
+    parent = el.getparent()
+    if parent is not None:
+        while el.getprevious() is not None:
+            del parent[0]
+
+
 def parse_sitemap(xml: bytes, base_url: str) -> Iterator[Entry]:
     """Entries of a ``<urlset>`` or ``<sitemapindex>`` (the ``<loc>`` of each ``<url>``/``<sitemap>``).
 
@@ -103,16 +112,12 @@ def parse_sitemap(xml: bytes, base_url: str) -> Iterator[Entry]:
         for _event, el in _iterparse(xml):
             if _local(el.tag) not in ("url", "sitemap"):
                 continue
-            loc, dates = "", []
-            for child in el.iter():
-                name = _local(child.tag)
-                if name == "loc" and not loc:
-                    loc = _text(child)
-                elif name in ("lastmod", "publication_date"):
-                    d = parse_date(child.text)
-                    if d is not None:
-                        dates.append(d)
-            el.clear(keep_tail=False)
+            # <loc> is a direct child (image:loc and video:loc inside are not the page); dates may be
+            # nested (news:news/news:publication_date)
+            loc = next((_text(c) for c in el if _local(c.tag) == "loc"), "")
+            dates = [d for c in el.iter() if _local(c.tag) in ("lastmod", "publication_date")
+                     if (d := parse_date(c.text)) is not None]
+            _release(el)
             if loc:
                 yield Entry(urljoin(base_url, loc), max(dates) if dates else None)
     except lxml.etree.XMLSyntaxError as exc:
@@ -150,7 +155,7 @@ def parse_feed(xml: bytes, base_url: str) -> Iterator[Entry]:
             if not link:
                 about = el.get("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about")
                 link = (about or "").strip()
-            el.clear(keep_tail=False)
+            _release(el)
             if link:
                 yield Entry(urljoin(base_url, link), max(dates) if dates else None)
     except lxml.etree.XMLSyntaxError as exc:

@@ -233,6 +233,8 @@ class NewsSpider(scrapy.Spider):
         tree: _Element = response.selector.root
         kind = classify(tree, response.url, pattern=self.article_pattern)
         yield self._item(response, kind)
+        if kind == "article":
+            self._note_canonical(tree, response)
         role = response.meta.get(ROLE, "seed")
         if role == "seed":
             follow = self.options.follow or kind == "page"
@@ -246,6 +248,16 @@ class NewsSpider(scrapy.Spider):
             origin = _origin(response.url)
             self._discover.add(origin)
             yield from self._robots_requests(origin)
+
+    def _note_canonical(self, tree: _Element, response: TextResponse) -> None:
+        """An article fetched under another URL than its ``rel=canonical`` one (an old path, a query
+        string): the canonical URL counts as fetched. Only for articles, whose canonical link is
+        specific; some sites point every listing's canonical at the home page."""
+        for link in tree.iterfind(".//link[@rel='canonical'][@href]"):
+            url = self._canonical(urljoin(get_base_url(response), link.get("href", "").strip()))
+            if url and self.scope.in_domain(url):
+                self._seen.add(url)
+            return
 
     def _item(self, response: TextResponse, kind: str) -> PageItem:
         headers = [

@@ -196,6 +196,21 @@ def test_sitemap_entries_take_the_newest_date_incl_news_publication_date() -> No
         Entry("https://ex.org/s1.xml.gz", datetime(2024, 1, 1, tzinfo=UTC))]
 
 
+def test_sitemap_loc_is_the_page_not_its_images() -> None:
+    xml = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+      xmlns:image="http://www.google.com/schemas/sitemap-image/1.1" xmlns:xhtml="http://www.w3.org/1999/xhtml">
+    <url><image:image><image:loc>https://ex.org/i.jpg</image:loc></image:image><loc>https://ex.org/p</loc>
+    <xhtml:link rel="alternate" hreflang="ru" href="https://ex.org/ru/p"/></url></urlset>"""
+    assert [e.url for e in parse_sitemap(xml, "https://ex.org/")] == ["https://ex.org/p"]
+
+
+def test_a_large_sitemap_streams() -> None:
+    xml = (b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+           + b"".join(b"<url><loc>https://ex.org/%d</loc></url>" % i for i in range(20_000)) + b"</urlset>")
+    urls = [e.url for e in parse_sitemap(xml, "https://ex.org/")]
+    assert len(urls) == 20_000 and urls[-1] == "https://ex.org/19999"
+
+
 def test_feed_entries_from_rss_atom_and_rdf() -> None:
     assert list(parse_feed(RSS, "https://ex.org/rss")) == [
         Entry("https://ex.org/a", datetime(2024, 5, 2, 7, tzinfo=UTC)), Entry("https://ex.org/b", None)]
@@ -341,3 +356,11 @@ def test_a_seed_redirected_to_another_domain_brings_that_domain_into_scope(demo_
     assert len(result.items) > 3
     assert all(u.startswith(demo_site.base_url) for u in result.urls)
     assert "adding 127.0.0.1 to the scope" in result.log
+
+
+def test_an_article_is_not_fetched_again_under_its_canonical_url(demo_site: Any, tmp_path: Path) -> None:
+    article = demo_site.truth[1]
+    result = crawl(demo_site, tmp_path, seeds=article.url + "?from=homepage", follow="1", max_depth="2")
+    assert len(result.items) > 5                       # the crawl went on to pages that link to the article
+    assert result.paths.count(article.path + "?from=homepage") == 1
+    assert article.path not in result.paths            # its canonical URL counts as fetched
