@@ -428,3 +428,27 @@ def test_host_token_without_redis_falls_back_to_the_local_delay(caplog: pytest.L
     with caplog.at_level("WARNING", logger="crawler.frontier"):
         asyncio.run(gone.process_request(Request("http://news.example.org/a")))
     assert "per-host politeness token unavailable" in caplog.text
+
+
+def test_workers_on_one_machine_may_share_a_data_directory(
+    frontier_url: str, fresh_site: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archive.catalog import Catalog
+
+    site = fresh_site(articles=12)
+    assert cli(capsys, "frontier", "seed", "news", "--seed", site.base_url + "/", "--frontier", frontier_url)[0] == 0
+    shared = tmp_path / "shared"
+    logs = [tmp_path / "1.log", tmp_path / "2.log"]
+    workers = [start_cli("worker", "--frontier", frontier_url, "--data-dir", str(shared), *FAST, log=log)
+               for log in logs]
+    for worker, log in zip(workers, logs, strict=True):
+        finish(worker, log)
+    assert len(list((shared / "records").glob("*.jsonl"))) == 2          # one records file per run
+    catalog = Catalog(shared / "catalog.sqlite")
+    try:
+        urls = [r["url"] for r in catalog.records(kind="article")]
+    finally:
+        catalog.close()
+    assert sorted(urls) == sorted(t.url for t in site.truth)           # each once, from either worker
+    code, out, err = cli(capsys, "index", "--check", "--data-dir", str(shared))
+    assert code == 0, out + err
