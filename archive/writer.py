@@ -331,11 +331,14 @@ class WarcWriter:
         refers_to_uri: str,
         refers_to_date: datetime,
         profile: str = "identical-payload-digest",
+        http_headers: bool = True,
     ) -> tuple[WarcLocation, WarcLocation]:
         """A ``revisit`` record (HTTP headers only) plus its request record; returns (revisit, request).
 
         ``identical-payload-digest``: ``ex.body`` must have the digest of the earlier capture
         ``refers_to``. ``server-not-modified``: ``ex`` is the 304 (or equivalent) response.
+        ``http_headers=False`` writes an empty block: replay engines (pywb, wabac.js) then serve the
+        referenced record's status, headers and payload; with a 304 status line they would serve a 304.
         """
         if profile not in REVISIT_PROFILES:
             raise ValueError(f"unknown revisit profile {profile!r}; use one of {sorted(REVISIT_PROFILES)}")
@@ -367,10 +370,11 @@ class WarcWriter:
                 headers.append((RECONSTRUCTED_HEADER, reconstructed))
             if digest is not None:
                 headers.append(("WARC-Payload-Digest", digest))
-            headers += [
-                ("WARC-Block-Digest", sha1_digest(block)),
-                ("Content-Type", "application/http; msgtype=response"),
-            ]
+            if not http_headers:
+                block = b""
+            headers.append(("WARC-Block-Digest", sha1_digest(block)))
+            if block:
+                headers.append(("Content-Type", "application/http; msgtype=response"))
             rev_loc = self._write(headers, (block,), rev_id, digest)
             req_loc = self._write_request(ex, req_id, date, rev_id, req_block, reconstructed)
             self._roll_if_full()

@@ -9,7 +9,9 @@ A crawl into a data directory that already holds captures does not archive an un
 * ``crawler.capture.WarcCaptureMiddleware`` calls ``capture_revisit``: a 304 becomes a ``revisit`` record
   with the server-not-modified profile, a 200 whose payload digest equals the previous capture's an
   identical-payload-digest revisit; both refer to the earlier response (``WARC-Refers-To``,
-  ``-Target-URI``, ``-Date``) so replay resolves them. The catalog gets a ``revisit`` capture row: the
+  ``-Target-URI``, ``-Date``) so replay resolves them. The 304 revisit has an empty block (so pywb
+  replays the original's status, headers and payload instead of a 304); the 304 as received goes into a
+  ``metadata`` record (``application/http; msgtype=response``) concurrent to it. The catalog gets a ``revisit`` capture row: the
   page was seen again.
 * Back in ``IncrementalMiddleware``, a 304 is replaced by the archived response it confirms, so the
   spider still follows the links of an unchanged section page. ``RevisitFilterPipeline`` (250, before
@@ -76,6 +78,7 @@ logger = logging.getLogger(__name__)
 REVISIT_OF = "revisit_of"        # request.meta: PreviousCapture.to_meta() of the URL's last full capture
 REVISIT = "revisit"              # request.meta, set by capture_revisit: the revisit profile written
 LISTING_DATE = "listing_date"    # request.meta, set by the spider: the sitemap/feed date of the entry
+NOT_MODIFIED_HEADERS_TYPE = "application/http; msgtype=response"   # metadata record: a 304's headers
 _ROLE = "news_role"              # request.meta of spiders.news: "seed" requests are never skipped
 
 
@@ -118,8 +121,20 @@ def capture_revisit(writer: WarcWriter, exchange: HttpExchange, meta: MutableMap
         profile = "identical-payload-digest"
     else:
         return None
-    location, _request = writer.write_revisit(exchange, refers_to=prev.location, refers_to_uri=prev.url,
-                                              refers_to_date=prev.fetched_at, profile=profile)
+    if profile == "server-not-modified":
+        # Replay engines (pywb, wabac.js) serve a revisit's own status line when it has one, so a 304 would
+        # replay as a 304; with an empty block they serve the original's status, headers and payload. The
+        # 304 as received is kept in a metadata record (application/http) concurrent to the revisit.
+        location, _request = writer.write_revisit(
+            exchange, refers_to=prev.location, refers_to_uri=prev.url, refers_to_date=prev.fetched_at,
+            profile=profile, http_headers=False)
+        head = f"{exchange.protocol or 'HTTP/1.1'} {exchange.status} {exchange.reason or 'Not Modified'}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in exchange.response_headers) + "\r\n"
+        writer.write_metadata(url=exchange.url, concurrent_to=location.record_id, date=exchange.date,
+                              payload=head.encode("latin-1", "replace"), content_type=NOT_MODIFIED_HEADERS_TYPE)
+    else:
+        location, _request = writer.write_revisit(exchange, refers_to=prev.location, refers_to_uri=prev.url,
+                                                  refers_to_date=prev.fetched_at, profile=profile)
     meta[REVISIT] = profile
     return location
 

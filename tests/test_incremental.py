@@ -99,9 +99,11 @@ def test_revisit_records_refer_to_the_capture_they_confirm(recrawl: Recrawl) -> 
         assert rev.header("WARC-Refers-To-Target-URI") == original.target_uri == rev.target_uri
         assert rev.header("WARC-Refers-To-Date") == original.date
         assert rev.payload_digest == original.payload_digest
-        assert rev.raw_payload == b""                   # headers only: the payload lives in the original
+        assert rev.raw_payload == b""                   # no payload: it lives in the original
         if rev.header("WARC-Profile") == NOT_MODIFIED:
-            assert rev.http_status == 304
+            assert rev.http_status is None and rev.http_headers == ()   # empty: replay serves the original
+            [head] = [m for m in warcs if m.rec_type == "metadata" and m.header("WARC-Concurrent-To") == rev.record_id]
+            assert head.raw_payload.startswith(b"HTTP/1.1 304 ") and b"\r\netag: " in head.raw_payload.lower()
 
 
 def test_an_unchanged_page_is_never_archived_in_full_twice(recrawl: Recrawl) -> None:
@@ -241,3 +243,36 @@ def test_a_version_1_catalog_gains_the_version_columns(tmp_path: Path) -> None:
         catalog.add_record(rec, tmp_path / "records" / "r2.jsonl")
         rows = catalog.records_for("http://example.org/")
     assert [(r["id"], r["version"], r["previous"]) for r in rows] == [("a", None, None), (rec.id, 2, "a" * 32)]
+
+
+def test_pywb_serves_each_version_and_each_revisit_by_timestamp(recrawl: Recrawl) -> None:
+    import urllib.error
+    import urllib.request
+
+    from archive.pywb import PywbError, find_wayback, prepare, running
+    from archive.replay import Archive
+
+    try:
+        wayback = find_wayback()
+    except PywbError as exc:
+        pytest.fail(f"{exc} (the CI script runs 'make setup-pywb')")
+
+    def fetch(url: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            with err:
+                return err.code, err.read()
+
+    archive = Archive(recrawl.data_dir)
+    with running(prepare(recrawl.data_dir), wayback) as server:
+        v1, v2, _, _ = archive.captures(recrawl.edited)
+        for line, edited in ((v1, False), (v2, True)):
+            status, body = fetch(f"{server.collection_url}{line.timestamp}id_/{recrawl.edited}")
+            assert status == 200 and (EDIT.encode() in body) is edited
+        captured = [archive.captures(t.url) for t in recrawl.site.truth if t.url != recrawl.added]
+        for first, revisit, *_ in [lines for lines in captured if lines[1].is_revisit][:3]:   # 304 in run 2
+            assert revisit.timestamp > first.timestamp
+            status, body = fetch(f"{server.collection_url}{revisit.timestamp}id_/{revisit.url}")
+            assert status == 200 and body == archive.load(first).body
