@@ -182,3 +182,27 @@ def test_a_killed_scheduler_restarts_without_a_duplicate_run(site: RunningServer
     assert runs[0].numbers["new_articles"] == 5
     with ScheduleStore.for_data_dir(data_dir) as store:
         assert store.get("demo").next_run_at == now + HOUR
+
+
+def test_a_run_past_its_wall_clock_limit_is_stopped_and_recorded_as_timeout(
+        site: RunningServer, tmp_path: Path) -> None:
+    from crawler.runs import supervise, try_lock
+
+    data_dir = tmp_path / "data"
+    now = datetime.now(UTC)
+    slow = ScheduleRow(name="slow", spider="news", args=("--seed", site.base_url + "/", "-s", "DOWNLOAD_DELAY=2",
+                                                          "-s", "AUTOTHROTTLE_ENABLED=False"),
+                       every=HOUR, cron=None, max_runtime=timedelta(seconds=2), paused=False, created_at=now,
+                       next_run_at=now)
+    with ScheduleStore.for_data_dir(data_dir) as store:
+        store.add(slow)
+        store.add_run("slow-1", "slow", now)
+        fd = try_lock(data_dir, "slow")
+        assert fd is not None
+        try:
+            run = supervise(store, data_dir, slow, "slow-1", fd)
+        finally:
+            os.close(fd)
+    assert run.status == "timeout" and "wall-clock limit of 2 s" in (run.error or "")
+    assert run.numbers["pages"] is not None and run.numbers["pages"] < 27    # stopped before the end
+    assert not lock_is_held(data_dir, "slow")
