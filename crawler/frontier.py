@@ -185,8 +185,9 @@ def connect(url: str, *, timeout: float = 10.0) -> redis.Redis:
         raise FrontierError(f"frontier URL must look like redis://HOST:PORT/DB, got {url!r}")
     try:
         return redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=min(timeout, 5.0),
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2), health_check_interval=5,
+            # short connect timeout and one retry: while Redis is away the worker polls it from the reactor
+            url, socket_timeout=timeout, socket_connect_timeout=min(timeout, 2.0),
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1), health_check_interval=5,
         )
     except ValueError as exc:
         raise FrontierError(f"bad frontier URL {url!r}: {exc}") from exc
@@ -437,6 +438,9 @@ class FrontierScheduler(BaseScheduler):
 
     # -- engine interface ------------------------------------------------------------------------------
     def open(self, spider: Spider) -> None:
+        if _in_progress(self.crawler) is None:
+            raise RuntimeError("this Scrapy version has no engine._slot.inprogress, which the frontier needs to "
+                               "know when a request is done (tested with Scrapy 2.19); run without --frontier")
         self.spider = spider
         self.queue = self.frontier.queue_for(spider)
         self.df = self.frontier.dupefilter()
