@@ -17,11 +17,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from trafilatura import bare_extraction
-from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from crawler.extract_meta import extract_metadata
+from crawler.extract_text import article_text
 
 
 @dataclass(frozen=True)
@@ -64,11 +63,8 @@ def extract(html: str, url: str, headers: Mapping[str, str] | None = None) -> Ex
     if tree is None:
         return EMPTY
     meta = extract_metadata(tree, url, headers)
-    doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False,
-                          favor_precision=True, include_tables=True)
-    text = doc.text if isinstance(doc, Document) else None
     return Extraction(
-        text=text or "",
+        text=article_text(tree, url),
         title=meta.title,
         authors=meta.authors,
         published=meta.published,
