@@ -370,11 +370,12 @@ def test_frontier_stop_lets_workers_finish_what_they_hold_and_another_resumes(
 ) -> None:
     site = fresh_site(articles=16)
     frontier = Frontier(frontier_url)
+    # two requests at a time: the worker holds at most two leases, so the queue fills up behind it
     paced = ["-s", "DOWNLOAD_DELAY=0.2", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "AUTOTHROTTLE_ENABLED=False",
-             "-s", "EXTRACT_WORKERS=1", "-s", "FRONTIER_POLL_INTERVAL=0.2"]
+             "-s", "EXTRACT_WORKERS=1", "-s", "FRONTIER_POLL_INTERVAL=0.2", "-s", "CONCURRENT_REQUESTS=2"]
     first = start_cli("crawl", "news", "--seed", site.base_url + "/", "--frontier", frontier_url,
                       "--data-dir", str(tmp_path / "a"), *paced, log=tmp_path / "a.log")
-    wait_for(lambda: frontier.status().queued >= 3, "requests queued in the frontier")
+    wait_for(lambda: frontier.status().queued >= 6, "requests queued in the frontier")
     stopped = run_cli("frontier", "stop", "--frontier", frontier_url)
     assert stopped.returncode == 0 and "asked 1 worker(s) to stop" in stopped.stdout
     assert "finished: frontier_stopped" in finish(first, tmp_path / "a.log")
