@@ -560,7 +560,11 @@ class FrontierScheduler(BaseScheduler):
 
     def _flush_unsent(self) -> None:
         while self.unsent:
-            self._push(self.unsent[0])
+            try:
+                self._push(self.unsent[0])
+            except TypeError as exc:     # cannot be encoded: it never will be, so it must not block the rest
+                logger.error("dropping %s: %s", self.unsent[0], exc)
+                self._stat("frontier/unencodable")
             self.unsent.pop(0)
 
     def _went_down(self, exc: Exception) -> None:
@@ -579,6 +583,12 @@ class FrontierScheduler(BaseScheduler):
     def _poll(self) -> None:
         """Every FRONTIER_POLL_INTERVAL: reconnect, push what waited, ack/renew leases, take back expired
         ones, and wake the engine when the queue has work (the engine itself looks only every 5 s)."""
+        try:
+            self._poll_once()
+        except Exception:  # a LoopingCall stops at the first exception: log it and keep polling
+            logger.exception("frontier bookkeeping failed; trying again in %.1f s", self.config.poll_interval)
+
+    def _poll_once(self) -> None:
         if self._closing:
             return
         try:
