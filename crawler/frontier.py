@@ -304,6 +304,15 @@ class Frontier:
     def forget_worker(self, worker_id: str) -> None:
         self.server.hdel(self.workers_key, worker_id)
 
+    def prune_workers(self, max_age: float) -> list[str]:
+        """Forget workers whose last heartbeat is older than ``max_age`` seconds (killed, machine gone)."""
+        seconds, _ = self.server.time()
+        stale = [wid for wid, raw in self.server.hgetall(self.workers_key).items()
+                 if seconds - int(json.loads(raw).get("heartbeat", seconds)) > max_age]
+        if stale:
+            self.server.hdel(self.workers_key, *stale)
+        return [w.decode() if isinstance(w, bytes) else str(w) for w in stale]
+
     def request_stop(self) -> None:
         self.server.set(self.stop_key, "1")
 
@@ -389,7 +398,9 @@ class FrontierSettings:
             url=str(url),
             prefix=settings.get("FRONTIER_KEY_PREFIX") or "frontier",
             lease_timeout=max(settings.getfloat("FRONTIER_LEASE_TIMEOUT", 120.0), 1.0),
-            poll_interval=max(settings.getfloat("FRONTIER_POLL_INTERVAL", 1.0), 0.05),
+            # at least four polls (lease renewals) per lease period, however the two are set
+            poll_interval=min(max(settings.getfloat("FRONTIER_POLL_INTERVAL", 1.0), 0.05),
+                              max(settings.getfloat("FRONTIER_LEASE_TIMEOUT", 120.0), 1.0) / 4),
             wait_timeout=settings.getfloat("FRONTIER_WAIT_TIMEOUT", 600.0),
         )
 
@@ -419,6 +430,7 @@ class FrontierScheduler(BaseScheduler):
         self.maybe_leased: list[str] = []       # lease calls that failed: maybe taken, never handed out
         self.down_since: float | None = None
         self._last_renew = 0.0
+        self._last_prune = 0.0
         self._closing = False
         self.loop: Any = None
         self.queue: LeasedQueue | None = None
@@ -609,6 +621,11 @@ class FrontierScheduler(BaseScheduler):
                 if lost:
                     logger.warning("%d lease(s) expired before this worker renewed them (was it paused?); "
                                    "another worker may fetch those pages too", len(lost))
+            if now - self._last_prune >= self.config.lease_timeout:
+                self._last_prune = now
+                for gone in self.frontier.prune_workers(3 * self.config.lease_timeout):
+                    logger.warning("worker %s has not been heard of for %.0f s: forgotten", gone,
+                                   3 * self.config.lease_timeout)
             reclaimed = self.frontier.reclaim_expired()
             if reclaimed:
                 logger.warning("took back %d request(s) whose worker stopped renewing its lease", reclaimed)

@@ -209,6 +209,10 @@ def test_leases_are_acknowledged_renewed_given_back_and_reclaimed(frontier_url: 
     assert frontier.reclaim_expired() == 1
     assert sorted(frontier.server.zrange(frontier.queue_key, 0, -1)) == [b"r0", b"r1"]
     assert frontier.status().leased == 0
+    frontier.heartbeat("alive", {"pid": 1})
+    frontier.server.hset(frontier.workers_key, "dead", json.dumps({"pid": 2, "heartbeat": 0}))
+    assert frontier.prune_workers(60) == ["dead"]
+    assert list(frontier.status().workers) == ["alive"]
 
 
 # ----- two workers on one frontier -------------------------------------------------------------------------
@@ -286,6 +290,8 @@ def test_requests_of_a_sigkilled_worker_return_after_the_lease_and_are_archived(
     killed.wait(timeout=30)
     held = frontier.status().leased
     assert held >= 1                                   # taken, not finished, and now nobody works on them
+    # alive, it kept its leases although its requests waited longer than FRONTIER_LEASE_TIMEOUT (renewals)
+    assert "expired before this worker renewed" not in (tmp_path / "a.log").read_text(errors="replace")
 
     out = finish(start_cli("worker", "--frontier", frontier_url, "--data-dir", str(b), *FAST,
                            log=tmp_path / "b.log"), tmp_path / "b.log")
