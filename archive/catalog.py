@@ -132,17 +132,23 @@ class Catalog:
         self._lock = threading.RLock()
         self._pending: list[tuple[str, tuple[Any, ...]]] = []
         self._pending_since = 0.0
+        self._db: sqlite3.Connection | None = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None
+        )
         try:
-            self._db: sqlite3.Connection | None = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None
-            )
             self._db.row_factory = _row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"{self.path}: cannot open the catalog ({exc}); is it an SQLite catalog?") from exc
+        except BaseException as exc:
+            self._db.close()
+            self._db = None
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise CatalogError(
+                    f"{self.path}: cannot open the catalog ({exc}); is it an SQLite catalog?"
+                ) from exc
+            raise
 
     def _migrate(self) -> None:
         db = self._conn()

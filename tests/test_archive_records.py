@@ -179,3 +179,13 @@ def test_time_forms() -> None:
     for bad in ("27.11.2026", "2026-11-27T25:00:00Z", ""):
         with pytest.raises(ValueError, match="2026-11-27T11:22:33Z|not a valid"):
             parse_iso(bad)
+
+
+@pytest.mark.parametrize("module", ["archive.writer", "archive.reader", "archive.records", "archive.catalog",
+                                    "archive.timeutil"])  # fmt: skip
+def test_exported_members_exist(module: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(module)
+    assert sorted(mod.__all__) == sorted(set(mod.__all__))
+    assert [name for name in mod.__all__ if not hasattr(mod, name)] == []
