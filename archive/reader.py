@@ -228,10 +228,13 @@ def _parse_http_head(block: bytes) -> tuple[str, tuple[tuple[str, str], ...], in
 
 def _parse_record(data: bytes, path: Path, offset: int, length: int) -> tuple[ArchivedRecord, int, int]:
     """Parse the record at the start of ``data``; returns it and the start and end of its block."""
-    head_end = data.find(b"\r\n\r\n")
+    head_end, sep_len = data.find(b"\r\n\r\n"), 4
+    lf_end = data.find(b"\n\n")  # some tools end WARC header lines with a bare LF
+    if lf_end >= 0 and (head_end < 0 or lf_end < head_end):
+        head_end, sep_len = lf_end, 2
     if not data.startswith(b"WARC/") or head_end < 0:
         raise ArchiveError(path, offset, "not a WARC record (no 'WARC/' version line and header block)")
-    lines = data[:head_end].decode("utf-8", errors="replace").split("\r\n")
+    lines = [line.rstrip("\r") for line in data[:head_end].decode("utf-8", errors="replace").split("\n")]
     version = lines[0].strip()
     headers: list[tuple[str, str]] = []
     for line in lines[1:]:
@@ -248,7 +251,7 @@ def _parse_record(data: bytes, path: Path, offset: int, length: int) -> tuple[Ar
         block_len = int(_first(pairs, "Content-Length") or "")
     except ValueError:
         raise ArchiveError(path, offset, "WARC record without a valid Content-Length") from None
-    start = head_end + 4
+    start = head_end + sep_len
     block = data[start : start + block_len]
     if len(block) < block_len:
         raise ArchiveError(path, offset, f"record cut off: block has {len(block)} of {block_len} bytes")

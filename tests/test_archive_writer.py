@@ -614,3 +614,16 @@ def test_decode_payload_refuses_bombs(coding: str, bomb: bytes) -> None:
 def test_decode_payload_errors(coding: str, raw: bytes, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         decode_payload(raw, [("Content-Encoding", coding)])
+
+
+def test_reads_records_with_bare_lf_header_lines(tmp_path: Path) -> None:
+    block = b"HTTP/1.1 200 OK\nContent-Type: text/plain\n\nhello"
+    record = (b"WARC/1.0\nWARC-Type: response\nWARC-Record-ID: <urn:uuid:1>\nWARC-Date: 2020-01-01T00:00:00Z\n"
+              b"WARC-Target-URI: http://example.org/\nContent-Type: application/http; msgtype=response\n"
+              b"Content-Length: %d\n\n%s\n\n") % (len(block), block)  # fmt: skip
+    path = tmp_path / "lf.warc.gz"
+    path.write_bytes(gzip.compress(record) + gzip.compress(record.replace(b"<urn:uuid:1>", b"<urn:uuid:2>")))
+    recs = list(iter_records(path))
+    assert [r.record_id for r in recs] == ["<urn:uuid:1>", "<urn:uuid:2>"]
+    assert recs[0].http_status == 200 and recs[0].payload == b"hello" and recs[0].target_uri == "http://example.org/"
+    assert recs[0].http_headers == (("Content-Type", "text/plain"),)
