@@ -2,8 +2,9 @@
 
 A crawl into a data directory that already holds captures does not archive an unchanged page twice:
 
-* ``IncrementalMiddleware`` (downloader middleware, priority 945, just inside the capture middleware at
-  950) looks up the URL's previous capture in the catalog. It adds ``If-None-Match`` /
+* ``IncrementalMiddleware`` (downloader middleware, priority 800: its responses come after the capture
+  middleware (950) and Scrapy's DownloaderStats (850), which count the real 304, and before decompression
+  (590) and redirects (600)) looks up the URL's previous capture in the catalog. It adds ``If-None-Match`` /
   ``If-Modified-Since`` from that capture's response headers (read back from its WARC record) and puts
   the capture in ``request.meta["revisit_of"]``.
 * ``crawler.capture.WarcCaptureMiddleware`` calls ``capture_revisit``: a 304 becomes a ``revisit`` record

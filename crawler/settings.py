@@ -71,8 +71,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Captures every exchange as received, before decompression (590), redirects (600) and retries (550).
     "crawler.capture.WarcCaptureMiddleware": 950,
     "crawler.politeness.RetryAfterMiddleware": 560,
-    # Conditional requests and the revisit policy; turns a 304 back into the archived page (after capture).
-    "crawler.incremental.IncrementalMiddleware": 945,
+    # Conditional requests and the revisit policy; turns a 304 back into the archived page (after capture
+    # and DownloaderStats 850 have seen the real 304).
+    "crawler.incremental.IncrementalMiddleware": 800,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ExtractionPipeline": 300,
