@@ -16,7 +16,7 @@ _LEAD_WORDS = (r"(?:post(?:ed)?|post\s+author|written|published|reported|reporti
                r"pressemitteilung|autor(?:in)?|authors?|auteur|autore|publié|écrit|rédigé|escrito|publicado|"
                r"scritto|pubblicato|redakteur(?:in)?|bericht|interview|more\s+from|mehr\s+von)")
 _PREFIX = re.compile(
-    rf"^(?:.{{0,30}}?\b{_LEAD_WORDS}(?:\b|(?=[A-ZÄÖÜÉ]))(?:\s*(?:by|von|vom|par|por|da|de|door)\b)?\s*[:\-–—]?\s*"
+    rf"^(?:[^,;|]{{0,30}}?\b{_LEAD_WORDS}(?:\b|(?=[A-ZÄÖÜÉ]))(?:\s*(?:by|von|vom|par|por|da|de|door)\b)?\s*[:\-–—]?\s*"
     r"|(?:by|von|vom|par|por|door|av|af|di)\s*:?\s+|[~©]\s*)+",
     re.I)
 _CUT = re.compile(
@@ -32,7 +32,7 @@ _HANDLE = re.compile(r"(?<!\w)@\w+")
 _URL = re.compile(r"^(?:https?:|www\.)|^\S+\.\w{2,4}/\S*$", re.I)
 _DATE_CUT = re.compile(
     r"(?:\b(?:on|am|le|el|il|published|updated|posted|aktualisiert|veröffentlicht|stand|publié|mis à jour|"
-    r"actualizado|publicado)\b\s*:?\s*)?"
+    r"actualizado|publicado)\b\s*:?\s*){0,2}"
     r"(?:\d{1,4}[./-]\d{1,2}(?:[./-]\d{1,4})?|\d{1,2}\.?\s+[A-Za-zäéû]{3,}\.?\s+\d{4}|[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+\d{4}"
     r"|\d{1,2}:\d{2}|\b(?:19|20)\d{2}\b|\b(?:vor|ago)\b).*$",
     re.I | re.S)
@@ -69,8 +69,8 @@ def clean_names(raw: str | None, *, max_names: int = 8) -> tuple[str, ...]:
     parts = [p for p in _PIPE.split(text) if p.strip()]
     names: list[str] = []
     for part in parts[:1] if parts else []:
-        part = _PREFIX.sub("", part.strip())
-        part = _DATE_CUT.sub("", part).strip(" ,;:-–—|()[]")
+        part = _DATE_CUT.sub("", part.strip()).strip(" ,;:-–—|()[]")
+        part = _PREFIX.sub("", part)
         part = _CUT.sub("", _PREFIX.sub("", part))
         for piece in _SPLIT.split(part):
             name = _clean_one(piece)
