@@ -128,7 +128,9 @@ class WarcCaptureMiddleware:
         request_headers = [("Host", parts.netloc)] + [
             (k, v) for k, v in _pairs(request.headers) if k.lower() != "host"
         ]
-        truncated = "length" if "dataloss" in response.flags else None
+        # WARC-Truncated: "length"/"time" when crawler.limits stopped the download, "length" when the
+        # server sent less than it announced (DOWNLOAD_FAIL_ON_DATALOSS off keeps the partial body).
+        truncated = request.meta.get("warc_truncated") or ("length" if "dataloss" in response.flags else None)
         return HttpExchange(
             url=response.url,
             date=now,

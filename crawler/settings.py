@@ -98,6 +98,46 @@ PROGRESS_ENABLED = True
 PROGRESS_INTERVAL = 1.0          # seconds between redraws on a terminal
 PROGRESS_LOG_INTERVAL = 60.0     # seconds between progress log lines when not on a terminal
 
+# --- Limits and safety (issue 6: crawler.limits, crawler.netguard, crawler.robots, crawler.resume) -------
+# Kept together at the end so that they override what is above. See README "Faults, limits and safety".
+# Bodies: Scrapy's hard cap, applied to the wire *and* to decompression (gzip/deflate/br bombs stop here,
+# costing at most ~2x this in memory, one at a time; Scrapy's default is 1 GiB per bomb).
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
+# crawler.limits.ResponseLimitsMiddleware keeps the first LIMITS_MAX_BODY_SIZE bytes of a larger body and
+# marks the capture WARC-Truncated: length; a body still arriving LIMITS_RESPONSE_TIME seconds after its
+# headers (a trickling server) is cut and marked WARC-Truncated: time. DOWNLOAD_TIMEOUT (above) remains the
+# wall-clock limit on the whole download, headers included.
+LIMITS_ENABLED = True
+LIMITS_MAX_BODY_SIZE = 24 * 1024 * 1024
+LIMITS_RESPONSE_TIME = 45.0
+# A body cut short by the server (Content-Length not reached, connection reset) is archived as received
+# and marked WARC-Truncated: length, instead of being thrown away.
+DOWNLOAD_FAIL_ON_DATALOSS = False
+# Only http and https: no file:, data:, ftp: or s3: fetches, whatever a page or redirect points at.
+DOWNLOAD_HANDLERS = {**DOWNLOAD_HANDLERS, "file": None, "data": None, "ftp": None, "s3": None}
+# crawler.netguard: never connect to loopback, private, link-local, cloud-metadata or other non-global
+# addresses (IPv4, IPv6, IPv4-mapped), checked on the resolved address of every connection, redirect hop
+# and robots/sitemap fetch, unless it is a seed's own host:port or listed in NETGUARD_ALLOW (host names,
+# IP addresses or CIDR networks, e.g. ["10.0.0.0/8", "intranet.example"]).
+NETGUARD_ENABLED = True
+NETGUARD_ALLOW: list[str] = []
+TWISTED_DNS_RESOLVER = "crawler.netguard.GuardedResolver"
+# robots.txt per RFC 9309 (crawler.robots): 4xx means allow all; 5xx or unreachable means disallow all,
+# re-fetched after ROBOTSTXT_RETRY_DELAY seconds up to ROBOTSTXT_RETRY_TIMES times; only the first
+# ROBOTSTXT_MAX_SIZE bytes are parsed (RFC 9309 asks for at least 500 KiB).
+ROBOTSTXT_RETRY_DELAY = 30.0
+ROBOTSTXT_RETRY_TIMES = 3
+ROBOTSTXT_MAX_SIZE = 512 * 1024
+DOWNLOADER_MIDDLEWARES = {
+    **DOWNLOADER_MIDDLEWARES,
+    "crawler.netguard.NetGuardMiddleware": 960,      # request: scheme + IP literal; response: peer address
+    "crawler.limits.ResponseLimitsMiddleware": 955,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.robots.RobotsMiddleware": 100,
+}
+
+
 # --- Distributed crawls on a shared Redis frontier (crawler.frontier; `--frontier`, `crawler worker`) ----
 # Scrapy's own scheduler unless FRONTIER_URL (redis://HOST:PORT/DB) is set; then requests, the seen-set and
 # leases live in Redis (scrapy-redis) and any number of workers on any machines share the crawl.
