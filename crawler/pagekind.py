@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Literal
 
+import lxml.etree
 import lxml.html
 from lxml.etree import ParserError, _Element
 
@@ -33,6 +35,9 @@ OG_ARTICLE_TYPES: frozenset[str] = frozenset({"article", "news", "blog", "blogpo
 _THRESHOLD = 3
 _DATE_IN_PATH = re.compile(r"/(?:19|20)\d{2}/(?:0?[1-9]|1[0-2])(?:/(?:0?[1-9]|[12]\d|3[01]))?/[^/]+")
 _ID_IN_PATH = re.compile(r"[-_/](?:a|article|story|news|id)?-?\d{4,}(?:\.html?)?/?$", re.IGNORECASE)
+# <meta name=...> that date a page as a publication
+_DATE_METAS = ("date", "pubdate", "publishdate", "publish-date", "dc.date", "dc.date.issued", "dcterms.date",
+               "dcterms.created", "sailthru.date", "parsely-pub-date", "article.published", "og:published_time")
 _BYLINE = re.compile(r"byline|author", re.IGNORECASE)
 _WS = re.compile(r"\s+")
 
@@ -71,8 +76,12 @@ def _types_in(node: object, out: set[str], top: bool = True) -> None:
 
 def jsonld_types(tree: _Element) -> set[str]:
     """Lower-cased @type names declared by the page's JSON-LD blocks (malformed blocks are skipped)."""
+    return _jsonld_types_of(tree.iterfind(".//script[@type]"))
+
+
+def _jsonld_types_of(scripts: Iterable[_Element]) -> set[str]:
     out: set[str] = set()
-    for script in tree.iterfind(".//script[@type]"):
+    for script in scripts:
         if script.get("type", "").split(";")[0].strip().lower() != "application/ld+json":
             continue
         text = (script.text or "").strip()
@@ -87,15 +96,29 @@ def jsonld_types(tree: _Element) -> set[str]:
     return out
 
 
-def _meta(tree: _Element, prop: str) -> str:
-    for m in tree.iterfind(".//meta"):
-        if (m.get("property") or m.get("name") or "").strip().lower() == prop:
-            return (m.get("content") or "").strip().lower()
-    return ""
-
-
 def _text_len(el: _Element) -> int:
     return len(_WS.sub(" ", el.text_content()).strip())
+
+
+def _body_text_points(paragraphs: list[_Element], has_h1: bool) -> int:
+    """Pages without ``<article>``: a headline over several real paragraphs is +1, and +1 more when the text
+    sits in one container (a story body), not spread over teasers."""
+    by_parent: dict[_Element, int] = {}
+    long_paragraphs = 0
+    for p in paragraphs:
+        n = _text_len(p)
+        if n >= 80:
+            long_paragraphs += 1
+        if n >= 40:
+            parent = p.getparent()
+            if parent is not None:
+                by_parent[parent] = by_parent.get(parent, 0) + n
+    if long_paragraphs < 5:
+        return 0
+    points = 1 if has_h1 else 0
+    if max(by_parent.values(), default=0) >= 1500:
+        points += 1
+    return points
 
 
 def _main_article(articles: list[_Element]) -> _Element | None:
@@ -126,51 +149,79 @@ def url_hint(url: str, pattern: re.Pattern[str] | None = None) -> bool:
     return last.count("-") >= 4 and len(last) >= 30
 
 
+# Every element that carries a signal, in one pass over the document (lxml evaluates the union once).
+_SIGNALS = lxml.etree.XPath(
+    "//meta | //script[@type] | //article | //time | //h1 | //p | //*[@itemtype]"
+    " | //*[@itemprop='author' or @itemprop='datePublished' or @rel='author']"
+)
+_CLASSES = lxml.etree.XPath("//@class")
+
+
 def score(html_or_tree: str | bytes | _Element, url: str, pattern: re.Pattern[str] | None = None) -> int:
     """The article score of a page: ``classify`` says "article" from ``_THRESHOLD`` up."""
     tree = _tree(html_or_tree)
     if tree is None:
         return 0
+    metas: dict[str, str] = {}
+    scripts, articles, paragraphs = [], [], []
+    times = h1s = article_items = 0
+    author = date_prop = False
+    for el in _SIGNALS(tree):
+        tag = el.tag
+        if tag == "meta":
+            key = (el.get("property") or el.get("name") or "").strip().lower()
+            if key and key not in metas:
+                metas[key] = (el.get("content") or "").strip().lower()
+        elif tag == "script":
+            scripts.append(el)
+        elif tag == "article":
+            articles.append(el)
+        elif tag == "time":
+            times += 1
+        elif tag == "h1":
+            h1s += 1
+        elif tag == "p":
+            paragraphs.append(el)
+        itemtype = el.get("itemtype")
+        if itemtype and itemtype.rstrip("/").rsplit("/", 1)[-1].lower() in ARTICLE_TYPES:
+            article_items += 1
+        itemprop = el.get("itemprop")
+        author = author or itemprop == "author" or el.get("rel") == "author"
+        date_prop = date_prop or itemprop == "datePublished"
+    # class names: one string search over all of them (a byline or author box)
+    author = author or bool(_BYLINE.search(" ".join(str(c) for c in _CLASSES(tree))))
+
     points = 0
-    og = _meta(tree, "og:type")
+    og = metas.get("og:type", "")
     if og in OG_ARTICLE_TYPES or og.startswith("article"):
         points += 3
-    types = jsonld_types(tree)
+    types = _jsonld_types_of(scripts)
     if types & ARTICLE_TYPES:
         points += 3
     elif types & {"collectionpage", "itemlist", "searchresultspage", "profilepage"}:
         points -= 2
-    itemtypes = [
-        t.rstrip("/").rsplit("/", 1)[-1].lower() for t in tree.xpath("//@itemtype") if isinstance(t, str)
-    ]
-    article_items = sum(1 for t in itemtypes if t in ARTICLE_TYPES)
     if article_items == 1:
         points += 2
-    if _meta(tree, "article:published_time"):
+    if metas.get("article:published_time"):
         points += 1
 
-    articles = tree.xpath("//article")
     main = _main_article(articles)
     if main is not None:
         points += 2                       # one dominant <article> with a headline and paragraphs
     elif len(articles) >= 4 or article_items >= 4:
         points -= 4                       # a listing of teasers
     elif not articles:
-        paragraphs = [p for p in tree.iter("p") if _text_len(p) >= 80]
-        if tree.xpath("//h1") and len(paragraphs) >= 5:
-            points += 1
+        points += _body_text_points(paragraphs, h1s > 0)
 
     if main is not None:
-        points += 1 if main.xpath(".//time") else 0
+        dated = bool(main.xpath(".//time"))
     else:
-        times = len(tree.xpath("//time"))
-        if 1 <= times <= 2:
-            points += 1                   # a dateline
-        elif times >= 6:
+        dated = 1 <= times <= 2           # a dateline
+        if times >= 6:
             points -= 2                   # many dated items: a listing
-    if tree.xpath("//*[@rel='author'] | //*[@itemprop='author']") or any(
-        _BYLINE.search(c) for c in tree.xpath("//*[@class]/@class") if isinstance(c, str)
-    ):
+    if dated or date_prop or any(metas.get(m) for m in _DATE_METAS):
+        points += 1
+    if author or metas.get("author"):
         points += 1
     if url_hint(url, pattern):
         points += 1

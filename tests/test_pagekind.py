@@ -72,6 +72,27 @@ def test_pages(html: str, url: str) -> None:
     assert classify(html, url) == "page"
 
 
+LONG_BODY = "<h1>Headline</h1><div class='text'>" + PARAS * 2 + "</div>"
+
+
+def test_an_old_style_article_without_markup_is_recognized_from_its_body_and_date() -> None:
+    dated = doc('<meta name="date" content="2020-02-19">', LONG_BODY)
+    assert classify(dated, "https://example.com/local/story.htm") == "article"
+    bylined = doc('<meta name="author" content="Jane Doe">', LONG_BODY)
+    assert classify(bylined, "https://example.com/local/story.htm") == "article"
+
+
+def test_long_text_alone_is_not_an_article() -> None:
+    # a privacy policy: a headline over a lot of text in one container, but no date, byline or article URL
+    assert classify(doc(body=LONG_BODY), "https://example.com/privacy-policy") == "page"
+
+
+def test_teasers_with_long_summaries_are_a_listing_even_with_a_site_wide_author_meta() -> None:
+    listing = doc('<meta name="author" content="Example News">',
+                  "<h1>Politics</h1><ul>" + re.sub(r"<time.*?</time>", "", teasers(12, "li")) + "</ul>")
+    assert classify(listing, "https://example.com/politics") == "page"
+
+
 def test_the_url_hint_tips_a_borderline_page() -> None:
     borderline = doc(body=f'<h1>Headline</h1><div class="author">Jane Doe</div>{PARAS}')
     assert classify(borderline, ARTICLE_URL) == "article"
