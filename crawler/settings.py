@@ -31,6 +31,9 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 DOWNLOAD_TIMEOUT = 60
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy's remote-control HTTP server executes code sent to it and writes job files outside the data
+# directory: an unattended archiver keeps it off, like the telnet console.
+REMOTE_CONTROL_ENABLED = False
 REFERER_ENABLED = True
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 
