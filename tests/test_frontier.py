@@ -348,6 +348,8 @@ def test_frontier_status_seed_clear_and_bad_input(
     assert code == 0 and "0 of 2 start request(s) queued" in out, err
     code, _, err = cli(capsys, "frontier", "seed", "news", "--seed", site.base_url + "/world", *args)
     assert code == 1 and "already holds another crawl" in err
+    code, _, err = cli(capsys, "crawl", "news", "--seed", site.base_url + "/world", *args)
+    assert code == 1 and "already holds another crawl" in err and "crawler frontier clear" in err
 
     code, out, _ = cli(capsys, "frontier", "status", "--json", *args)
     status = json.loads(out)
