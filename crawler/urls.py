@@ -38,10 +38,12 @@ TRACKING_PARAMS: frozenset[str] = frozenset(
         "vero_id", "vero_conv",                             # Vero
         "rb_clickid", "s_kwcid", "ef_id",                   # Adobe
         "wickedid", "irclickid", "cmpid",                   # misc. ad networks
+        "jsessionid", "phpsessid", "aspsessionid", "cfid", "cftoken",   # session ids: never change the page
     }
 )
 TRACKING_PREFIXES: tuple[str, ...] = ("utm_",)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid)=[^/?;]*", re.IGNORECASE)   # /a;jsessionid=XYZ
 
 
 def _is_tracking(name: str) -> bool:
@@ -53,8 +55,8 @@ def _is_tracking(name: str) -> bool:
 def canonicalize_url(url: str) -> str:
     """The form of ``url`` used for requests and duplicate detection.
 
-    Lower-cases scheme and host, encodes IDN hosts as punycode, drops the default port, the fragment and
-    tracking parameters (``TRACKING_PARAMS``, ``utm_*``), normalizes percent-encoding (w3lib
+    Lower-cases scheme and host, encodes IDN hosts as punycode, drops the default port, the fragment,
+    tracking and session parameters (``TRACKING_PARAMS``, ``utm_*``, ``;jsessionid=``), normalizes percent-encoding (w3lib
     ``safe_url_string``) and gives an empty path as ``/``. Raises ``ValueError`` for a URL without host.
     """
     safe = safe_url_string(url.strip())
@@ -80,7 +82,7 @@ def canonicalize_url(url: str) -> str:
     query = "&".join(
         p for p in parts.query.split("&") if p and not _is_tracking(p.partition("=")[0])
     )
-    path = parts.path or "/"
+    path = _PATH_SESSION.sub("", parts.path) or "/"
     return urlunsplit((scheme, netloc, path, query, ""))
 
 

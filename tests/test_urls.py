@@ -35,6 +35,8 @@ from crawler.urls import (
     ("https://example.com/a b", "https://example.com/a%20b"),
     ("https://example.com/%7Euser", "https://example.com/%7Euser"),
     ("  https://example.com/a  ", "https://example.com/a"),
+    ("https://example.com/a;jsessionid=0A1B2C?id=1&PHPSESSID=9", "https://example.com/a?id=1"),
+    ("https://example.com/a;v=2", "https://example.com/a;v=2"),                      # other path params kept
     ("https://Example.com./a", "https://example.com/a"),
 ])
 def test_canonicalize_url(url: str, canonical: str) -> None:
