@@ -92,6 +92,12 @@ class RobotsMiddleware(RobotsTxtMiddleware):
         self._resolve(netloc, build_from_crawler(self._parserimpl, self.crawler, body))
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if isinstance(exc, IgnoreRequest):
+            # Refused here, not by the site (crawler.netguard, an offsite or scheme rule): the same rule
+            # refuses the page requests too, so there is nothing to wait for.
+            self._unreachable.pop(netloc, None)
+            self._resolve(netloc, build_from_crawler(self._parserimpl, self.crawler, b""))
+            return
         self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
         self._mark_unreachable(netloc, f"{type(exc).__name__}: {exc}")
 

@@ -48,11 +48,11 @@ def _note(kind, what):
 _connect, _connect_ex, _gai = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
 def connect(self, address):
     if self.family in (socket.AF_INET, socket.AF_INET6):
-        _note("connect", address[0])
+        _note("connect", f"{address[0]} {address[1]}")
     return _connect(self, address)
 def connect_ex(self, address):
     if self.family in (socket.AF_INET, socket.AF_INET6):
-        _note("connect", address[0])
+        _note("connect", f"{address[0]} {address[1]}")
     return _connect_ex(self, address)
 def getaddrinfo(host, *args, **kwargs):
     _note("resolve", host)
@@ -213,8 +213,9 @@ def test_no_connection_or_lookup_anywhere_else(each: Crawl) -> None:
     # tldextract (bundled suffix list), Scrapy's telnet/cookies/etc.: nothing but the server itself.
     assert crawl.netlog, "the network log is empty: sitecustomize was not loaded"
     for line in crawl.netlog:
-        kind, _, where = line.partition(" ")
+        kind, where, *port = line.split(" ")
         assert where in ("127.0.0.1", "localhost"), line
+        assert kind == "resolve" or int(port[0]) == crawl.server.port, line
 
 
 def test_timeouts_are_logged_and_the_rest_goes_on(timed: Crawl) -> None:
