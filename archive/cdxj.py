@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import surt as _surt
 from warcio.archiveiterator import ArchiveIterator
@@ -186,7 +187,7 @@ def scan_warc(path: Path, filename: str | None = None) -> IndexScan:
     return IndexScan(path, tuple(lines), tuple(problems))
 
 
-def _scan_from(fh: object, name: str, lines: list[CdxjLine], problems: list[BadRecord]) -> int | None:
+def _scan_from(fh: BinaryIO, name: str, lines: list[CdxjLine], problems: list[BadRecord]) -> int | None:
     """Iterate records from the current position; return the offset of a bad record, or None at the end."""
     it = ArchiveIterator(fh)
     try:
@@ -208,8 +209,8 @@ def _scan_from(fh: object, name: str, lines: list[CdxjLine], problems: list[BadR
     finally:
         it.close()
     end = int(it.offset)
-    fh.seek(end)  # type: ignore[attr-defined]
-    rest = fh.read(1 << 20)  # type: ignore[attr-defined]
+    fh.seek(end)
+    rest = fh.read(1 << 20)
     if rest.strip():
         problems.append(BadRecord(name, end, "truncated record: the file ends inside it (or holds bytes that "
                                              "are no record); the crawl writing it probably died"))
@@ -225,14 +226,14 @@ def _describe(exc: BaseException) -> str:
     return f"unreadable record ({kind}: {text or 'no detail'}); the file may be corrupt or not a WARC"
 
 
-def _resync(fh: object, start: int, gzipped: bool) -> int:
+def _resync(fh: BinaryIO, start: int, gzipped: bool) -> int:
     """Offset of the next plausible record start at or after ``start``, or -1."""
     magic = _GZIP_MAGIC if gzipped else _WARC_MAGIC
-    fh.seek(start)  # type: ignore[attr-defined]
+    fh.seek(start)
     carry = b""
     base = start
     while True:
-        chunk = fh.read(1 << 20)  # type: ignore[attr-defined]
+        chunk = fh.read(1 << 20)
         if not chunk:
             return -1
         data = carry + chunk
@@ -246,17 +247,17 @@ def _resync(fh: object, start: int, gzipped: bool) -> int:
         carry = data[-keep:]
 
 
-def _index_record(record: object, name: str) -> tuple[CdxjLine | None, str | None]:
-    rec_type = record.rec_type  # type: ignore[attr-defined]
+def _index_record(record: Any, name: str) -> tuple[CdxjLine | None, str | None]:
+    rec_type = record.rec_type
     if rec_type not in INDEXED_TYPES:
         return None, None
-    headers = record.rec_headers  # type: ignore[attr-defined]
+    headers = record.rec_headers
     url = (headers.get_header("WARC-Target-URI") or "").strip("<>")
     date = headers.get_header("WARC-Date") or ""
     if not url or not date:
         return None, "record has no WARC-Target-URI or WARC-Date"
     digest = headers.get_header("WARC-Payload-Digest")
-    raw = record.raw_stream  # type: ignore[attr-defined]
+    raw = record.raw_stream
     hasher = hashlib.sha1() if not digest and rec_type != "revisit" else None
     while True:
         chunk = raw.read(1 << 16)
@@ -268,7 +269,7 @@ def _index_record(record: object, name: str) -> tuple[CdxjLine | None, str | Non
         return None, f"truncated record: {raw.limit} byte(s) of its content are missing"
     if hasher is not None:
         digest = "sha1:" + base64.b32encode(hasher.digest()).decode("ascii")
-    http = record.http_headers  # type: ignore[attr-defined]
+    http = record.http_headers
     status: int | None = None
     if rec_type == "revisit":
         mime = REVISIT_MIME

@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -159,7 +159,7 @@ def _head(raw: bytes) -> bytes:
     return raw[: end + 4] if end >= 0 else b""
 
 
-def _first(fh: BinaryIO, parse: bool) -> object:
+def _first(fh: BinaryIO, parse: bool) -> Any:
     it = ArchiveIterator(fh, no_record_parse=not parse)
     try:
         return next(iter(it))
@@ -167,8 +167,8 @@ def _first(fh: BinaryIO, parse: bool) -> object:
         raise ValueError("no record at this offset") from None
 
 
-def _read_limited(stream: object, limit: int) -> bytes:
-    data = stream.read(limit + 1)  # type: ignore[attr-defined]
+def _read_limited(stream: Any, limit: int) -> bytes:
+    data = stream.read(limit + 1)
     if len(data) > limit:
         raise ValueError(f"payload larger than the {limit}-byte read limit")
     return bytes(data)
@@ -176,21 +176,21 @@ def _read_limited(stream: object, limit: int) -> bytes:
 
 def _block(fh: BinaryIO, *, parse: bool, limit: int) -> bytes:
     record = _first(fh, parse)
-    return _read_limited(record.raw_stream, limit)  # type: ignore[attr-defined]
+    return _read_limited(record.raw_stream, limit)
 
 
 def _parsed(fh: BinaryIO, limit: int) -> tuple[tuple[tuple[str, str], ...], int | None,
                                                 tuple[tuple[str, str], ...], bytes]:
     record = _first(fh, True)
-    warc_headers = tuple(record.rec_headers.headers)  # type: ignore[attr-defined]
-    http = record.http_headers  # type: ignore[attr-defined]
+    warc_headers = tuple(record.rec_headers.headers)
+    http = record.http_headers
     status: int | None = None
     http_headers: tuple[tuple[str, str], ...] = ()
-    if http is not None and record.rec_type in ("response", "revisit"):  # type: ignore[attr-defined]
+    if http is not None and record.rec_type in ("response", "revisit"):
         http_headers = tuple(http.headers)
         try:
             status = int(http.get_statuscode())
         except (TypeError, ValueError):
             status = None
-    body = _read_limited(record.content_stream(), limit)  # type: ignore[attr-defined]
+    body = _read_limited(record.content_stream(), limit)
     return warc_headers, status, http_headers, body
