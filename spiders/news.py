@@ -100,6 +100,7 @@ class NewsSpider(scrapy.Spider):
         self._limit_reached = False
         self._robots: dict[str, list[str]] = {}           # origin -> sitemaps named in its robots.txt
         self._discover: set[str] = set()                  # origins whose robots sitemaps are wanted
+        self._robots_requested: set[str] = set()
         self._max_gunzip = 0
 
     @classmethod
@@ -120,7 +121,8 @@ class NewsSpider(scrapy.Spider):
             if request is not None:
                 yield request
         for origin in origins:
-            yield Request(f"{origin}/robots.txt", callback=self.parse_robots, meta={ROLE: "robots"})
+            for robots in self._robots_txt(origin):
+                yield robots
 
     def _request(
         self, url: str, *, role: str, follow: bool, hops: int, callback: Any = None
@@ -174,7 +176,13 @@ class NewsSpider(scrapy.Spider):
         host = urlsplit(response.url).hostname or ""
         self.logger.info(f"seed moved to {response.url}: adding {host} to the scope")
         self.scope = Scope(self.scope.domains | {registered_domain(host)}, self.scope.allow, self.scope.deny)
-        yield Request(f"{_origin(response.url)}/robots.txt", callback=self.parse_robots, meta={ROLE: "robots"})
+        yield from self._robots_txt(_origin(response.url))
+
+    def _robots_txt(self, origin: str) -> Iterator[Request]:
+        """The robots.txt of an origin, once (for its Sitemap: lines; the robots middleware reads its rules)."""
+        if origin not in self._robots_requested:
+            self._robots_requested.add(origin)
+            yield Request(f"{origin}/robots.txt", callback=self.parse_robots, meta={ROLE: "robots"})
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
         """Remember the sitemaps a robots.txt names; fetch them once a seed of that origin is a page."""
@@ -247,6 +255,7 @@ class NewsSpider(scrapy.Spider):
         if role == "seed":
             origin = _origin(response.url)
             self._discover.add(origin)
+            yield from self._robots_txt(origin)       # the seed may have moved (http -> https, www.)
             yield from self._robots_requests(origin)
 
     def _note_canonical(self, tree: _Element, response: TextResponse) -> None:
