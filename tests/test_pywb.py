@@ -149,3 +149,15 @@ def test_serve_rejects_bad_ports(tmp_path: Path, port: str) -> None:
     from crawler.cli import main
 
     assert main(["replay", "serve", "--port", port, "--data-dir", str(tmp_path)]) == 2
+
+
+def test_pywb_replays_a_wget_warc_indexed_in_place(demo_site: Any, demo_wget_warc: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    append_to_index(data, demo_wget_warc)            # filename in the index: the absolute path
+    truth = demo_site.truth[0]
+    [line] = lookup(index_path(data), truth.url)
+    assert Path(line.filename).is_absolute()
+    saved = demo_wget_warc.parent / "files" / truth.url.split("://", 1)[1]
+    with running(prepare(data), find_wayback()) as server:
+        status, _, body = fetch(server.collection_url + line.timestamp + "id_/" + truth.url)
+    assert status == 200 and body == saved.read_bytes()
