@@ -207,3 +207,19 @@ def test_the_index_kept_by_the_crawl_equals_a_rebuild(replay_archive: Any, tmp_p
     assert len(kept.splitlines()) > len(replay_archive.site.truth)
     assert main(["index", "--data-dir", str(data)]) == 0
     assert index_path(data).read_text(encoding="utf-8") == kept
+
+
+def test_an_uncompressed_warc_named_warc_gz_is_indexed_and_replayed(tmp_path: Path, capsysbinary: Any) -> None:
+    data = tmp_path / "data"
+    (data / "warc").mkdir(parents=True)
+    warc = data / "warc" / "plain.warc.gz"            # not gzip, whatever the name says
+    with warc.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=False)
+        body = b"<html><title>Plain</title><p>Not compressed.</p></html>"
+        http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+        writer.write_record(writer.create_warc_record("http://plain.example/", "response", payload=io.BytesIO(body),
+                                                      length=len(body), http_headers=http))
+    assert main(["index", "--data-dir", str(data)]) == 0
+    capsysbinary.readouterr()
+    assert main(["replay", "get", "http://plain.example/", "--data-dir", str(data)]) == 0
+    assert capsysbinary.readouterr().out == body
