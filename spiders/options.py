@@ -63,7 +63,10 @@ def _regexes(name: str, value: str | Iterable[str] | None) -> tuple[re.Pattern[s
 
 
 def _domains(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    items = split_seeds(value)
+    if value is None:
+        return ()
+    parts = re.split(r"[,\s]+", value) if isinstance(value, str) else list(value)
+    items = [d.strip() for d in parts if d and d.strip()]
     for d in items:
         if "/" in d or not re.fullmatch(r"[\w.\-\[\]:]+", d):
             raise ValueError(f"bad domain {d!r}: give a host name such as example.com")

@@ -21,6 +21,7 @@ from scrapy.utils.gz import gunzip
 from crawler.urls import seed_error
 
 GZIP_MAGIC = b"\x1f\x8b"
+_SEED_SEPARATOR = re.compile(r"\s+|,(?=\s*[A-Za-z][A-Za-z0-9+.-]*://)")
 _XML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -40,11 +41,12 @@ class Kind(Enum):
 
 
 def split_seeds(value: str | Iterable[str] | None) -> list[str]:
-    """Seeds from ``-a seeds=URL,URL`` (comma- or whitespace-separated) or a list from the CLI."""
+    """Seeds from ``-a seeds=URL,URL`` or a list from the CLI. A string is split at whitespace and at the
+    commas that start another URL, so ``https://ex.pl/7,114,270.html`` (commas in a path) stays whole."""
     if value is None:
         return []
-    items = re.split(r"[,\s]+", value) if isinstance(value, str) else list(value)
-    return [s.strip() for s in items if s and s.strip()]
+    items = _SEED_SEPARATOR.split(value) if isinstance(value, str) else list(value)
+    return [s.strip().rstrip(",") for s in items if s and s.strip().rstrip(",")]
 
 
 def read_seeds_file(path: str | Path) -> list[str]:

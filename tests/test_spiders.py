@@ -24,7 +24,7 @@ import pytest
 from spiders.listings import Entry, parse_date, parse_feed, parse_since, parse_sitemap, robots_sitemaps
 from spiders.news import NewsSpider
 from spiders.options import NO_SEEDS
-from spiders.seeds import BodyError, Kind, detect_kind, read_seeds_file, xml_body
+from spiders.seeds import BodyError, Kind, detect_kind, read_seeds_file, split_seeds, xml_body
 from spiders.themoscowtimes import TheMoscowTimesSpider
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,6 +108,13 @@ def test_arguments_from_strings_and_from_python_values_mean_the_same(tmp_path: P
     assert opts.seeds == ("https://a.example.org/x", "https://b.example.org/", "https://c.example.net/feed")
     assert opts.since == datetime(2024, 5, 1, tzinfo=UTC)
     assert from_a.scope.domains == {"example.org", "example.net", "example.com"}
+
+
+def test_seeds_split_at_commas_that_start_a_url_only() -> None:
+    assert split_seeds("https://a.org/x, https://b.org/7,114,270.html,http://c.org/ https://d.org/") == [
+        "https://a.org/x", "https://b.org/7,114,270.html", "http://c.org/", "https://d.org/"]
+    assert split_seeds(["https://b.org/7,114.html"]) == ["https://b.org/7,114.html"]
+    assert split_seeds("https://a.org/,") == ["https://a.org/"]
 
 
 def test_seeds_file_ignores_comments_and_blank_lines(tmp_path: Path) -> None:
