@@ -265,7 +265,9 @@ def test_two_workers_archive_every_article_once_and_one_index_holds_both(
     lines = list(read_index(merged / "index" / "index.cdxj"))
     in_index = Counter(line.url for line in lines if line.status == 200)
     assert all(in_index[t.url] == 1 for t in site.truth)
-    assert {Path(line.filename).parent for line in lines} == {a / "warc", b / "warc"}
+    # every worker's WARC files are in the one index (a worker that started late may have found no work)
+    with_captures = {str(p) for p in map(Path, warcs) if any(r.rec_type == "response" for r in iter_records(p))}
+    assert {line.filename for line in lines} == with_captures
     # ... and one catalog: the records extracted again from both workers' WARCs (no network)
     code, out, err = cli(capsys, "reextract", "--data-dir", str(merged), "--workers", "1", *warcs)
     assert code == 0, err
