@@ -132,9 +132,15 @@ def _main_article(articles: list[_Element]) -> _Element | None:
         if sized[0][0] < 3 * sized[1][0]:
             return None
         main = sized[0][1]
-    headline = main.xpath(".//h1") or (len(articles) == 1 and main.xpath(".//h2"))
-    paragraphs = [p for p in main.iter("p") if _text_len(p) >= 60]
-    return main if headline and len(paragraphs) >= 3 else None
+    if not (main.xpath(".//h1") or (len(articles) == 1 and main.xpath(".//h2"))):
+        return None
+    paragraphs = 0
+    for p in main.iter("p"):
+        if _text_len(p) >= 60:
+            paragraphs += 1
+            if paragraphs == 3:
+                return main
+    return None
 
 
 def url_hint(url: str, pattern: re.Pattern[str] | None = None) -> bool:
