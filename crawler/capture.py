@@ -66,6 +66,8 @@ class WarcCaptureMiddleware:
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
         if urlsplit(response.url).scheme not in ("http", "https"):
             return response
+        if request.meta.get("resumed_from"):  # crawler.resume replayed it from this run's WARC: archived already
+            return response
         now = datetime.now(UTC)
         exchange = self.exchange(request, response, now)
         writer = self.storage.writer

@@ -102,7 +102,7 @@ PROGRESS_INTERVAL = 1.0          # seconds between redraws on a terminal
 PROGRESS_LOG_INTERVAL = 60.0     # seconds between progress log lines when not on a terminal
 
 # --- Limits and safety (issue 6: crawler.limits, crawler.netguard, crawler.robots, crawler.resume) -------
-# Kept together at the end so that they override what is above. See README "Faults, limits and safety".
+# After the sections above, so that they extend and override them. See README "Faults, limits and safety".
 # Bodies: Scrapy's hard cap, applied to the wire *and* to decompression (gzip/deflate/br bombs stop here,
 # costing at most ~2x this in memory, one at a time; Scrapy's default is 1 GiB per bomb).
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
@@ -138,7 +138,18 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.limits.ResponseLimitsMiddleware": 955,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.RobotsMiddleware": 100,
+    "crawler.resume.ResumeMiddleware": 940,         # replays what the resumed run archived already
 }
+ITEM_PIPELINES = {**ITEM_PIPELINES, "crawler.resume.ResumeFilterPipeline": 200}
+# crawler.resume: the run id that `crawler crawl --resume RUN` continues (None: a new run).
+RESUME_RUN = None
+# crawler.diskfull: stop cleanly (finish reason "disk_full", exit code 3) when the data directory has less
+# than DISKFULL_MIN_FREE bytes free, checked every DISKFULL_CHECK_INTERVAL seconds, or when a write fails
+# for lack of space; WARC files are cut back to their last complete record before they are renamed.
+DISKFULL_ENABLED = True
+DISKFULL_MIN_FREE = 64 * 1024 * 1024
+DISKFULL_CHECK_INTERVAL = 5.0
+EXTENSIONS = {**EXTENSIONS, "crawler.diskfull.DiskSpaceGuard": 110}
 
 
 # --- Distributed crawls on a shared Redis frontier (crawler.frontier; `--frontier`, `crawler worker`) ----

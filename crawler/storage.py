@@ -25,6 +25,7 @@ from archive.catalog import Catalog
 from archive.records import RecordStore
 from archive.writer import WarcWriter, recover_open_files
 from crawler import __version__
+from crawler.diskfull import DiskSpaceGuard, GuardedWarcWriter, is_disk_full, truncate_partial_line
 
 logger = logging.getLogger(__name__)
 
@@ -105,17 +106,27 @@ class ArchiveStorage:
             "http-header-user-agent": settings.get("USER_AGENT") or "",
             "hostname": socket.gethostname(),
         }
-        self.writer = WarcWriter(
+        # crawler.diskfull: a WarcWriter that stops the crawl and closes cleanly when the disk fills up
+        self.writer = GuardedWarcWriter(
             self.data_dir / "warc",
             prefix=self.warc_prefix,
             max_size=self.warc_max_size,
             warcinfo=warcinfo,
             on_close=self._warc_closed,
+            on_disk_full=self._disk_full,
         )
         self.records = RecordStore(self.data_dir / "records", self.run_id)
         self.catalog = Catalog(self.data_dir / "catalog.sqlite")
         args = {k: v for k, v in vars(spider).items() if isinstance(v, str | int | float | bool | list)}
-        self.catalog.start_run(self.run_id, spider.name, json.loads(json.dumps(args, default=str)))
+        if settings.get("RESUME_RUN") == self.run_id and self.catalog.run(self.run_id) is not None:
+            logger.info("run %s goes on where it stopped (crawler.resume)", self.run_id)
+        else:
+            self.catalog.start_run(self.run_id, spider.name, json.loads(json.dumps(args, default=str)))
+
+    def _disk_full(self, exc: BaseException) -> None:
+        guard = self.crawler.get_extension(DiskSpaceGuard)
+        if guard is not None:
+            guard.stop(f"a WARC record could not be written: {exc}")
 
     def _warc_closed(self, path: Path) -> None:
         self.closed_warcs.append(path)
@@ -138,8 +149,18 @@ class ArchiveStorage:
         if self.writer is not None:
             self.writer.close()
         if self.records is not None:
-            self.records.close()
+            try:
+                self.records.close()
+            except OSError as exc:  # crawler.diskfull: the last line did not fit; drop what did of it
+                if not is_disk_full(exc):
+                    raise
+                truncate_partial_line(self.records.path)
         if self.catalog is not None:
             status = "finished" if reason in ("finished", "max_pages", "closespider_pagecount") else reason
-            self.catalog.finish_run(self.run_id, stats, status)
+            try:
+                self.catalog.finish_run(self.run_id, stats, status)
+            except Exception as exc:  # SQLite "database or disk is full": the catalog stays as it was
+                if not is_disk_full(exc):
+                    raise
+                logger.error("could not record the end of run %s in the catalog: %s", self.run_id, exc)
             self.catalog.close()

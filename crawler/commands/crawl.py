@@ -50,6 +50,9 @@ def register(sub: Any) -> None:
     p.add_argument("spider", help="spider name: news (generic) or a site spider such as themoscowtimes")
     p.add_argument("--seed", action="append", default=[], metavar="URL", help="a seed URL (repeatable)")
     p.add_argument("--seeds-file", type=Path, metavar="FILE", help="a file with one seed URL per line")
+    p.add_argument("--resume", metavar="RUN",
+                   help="continue run RUN (interrupted or crashed) in the same data directory: what it archived "
+                        "is not fetched again; its seeds and options are reused unless given")
     add_scope_options(p)
     add_run_options(p)
     from crawler.commands.worker import add_frontier_option
@@ -101,15 +104,64 @@ def settings_from(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
+# Exit codes of a crawl beyond 0/1/2 (see crawler.cli): the run stopped early and can be resumed.
+EXIT_DISK_FULL = 3
+EXIT_INTERRUPTED = 130
+
+
+def _prepare_run(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any],
+                 settings: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Run id, spider arguments and settings of this run; ``--resume`` reloads the saved ones
+    (crawler.resume), and every run saves its own so that it can be resumed."""
+    from crawler.errors import UsageError
+    from crawler.resume import load_run_args, save_run_args
+    from crawler.storage import new_run_id, prepare_data_dir
+
+    resume = getattr(args, "resume", None)
+    if resume:
+        try:
+            saved = load_run_args(args.data_dir, resume)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot resume: {exc}") from None
+        if saved.get("spider") != spider:
+            raise UsageError(f"run {resume} was crawled with spider {saved.get('spider')!r}, not {spider!r}")
+        spider_kwargs = {**saved.get("spider_args", {}), **spider_kwargs}
+        settings = {**saved.get("settings", {}), **settings}
+        run_id = resume
+    else:
+        run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
+    try:
+        prepare_data_dir(args.data_dir)
+        save_run_args(args.data_dir, run_id, spider, spider_kwargs, settings)
+    except OSError as exc:
+        raise UsageError(f"cannot write to data directory {args.data_dir}: {exc.strerror or exc}") from None
+    if resume:
+        settings = {**settings, "RESUME_RUN": resume}
+    return run_id, spider_kwargs, settings
+
+
 def execute(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any]) -> int:
+    import sys
+
     from crawler.errors import CommandError, UsageError
     from crawler.runner import CrawlSetupError, run_crawl
 
+    run_id, spider_kwargs, settings = _prepare_run(spider, args, spider_kwargs, settings_from(args))
     try:
-        result = run_crawl(spider, spider_kwargs, args.data_dir, settings_from(args), verbose=args.verbose)
+        result = run_crawl(spider, spider_kwargs, args.data_dir, settings, run_id=run_id, verbose=args.verbose)
     except CrawlSetupError as exc:
         raise UsageError(str(exc)) from None
     print_summary(result)
+    again = f"crawler crawl {spider} --resume {run_id} --data-dir {args.data_dir}"
+    if result.finish_reason == "disk_full":
+        why = result.stats.get("diskfull/reason", "no space left")
+        print(f"crawler: error: the disk is full ({why}); everything archived so far is intact. "
+              f"Free some space, then: {again}", file=sys.stderr)
+        return EXIT_DISK_FULL
+    if result.finish_reason == "shutdown":
+        print(f"crawler: interrupted; WARC files closed, nothing archived is lost. To continue: {again}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     if result.summary["pages_fetched"] == 0:
         errors = sorted(k.rsplit("/", 1)[-1] for k in result.stats if k.startswith("downloader/exception_type_count/"))
         why = f" ({', '.join(errors)})" if errors else ""
