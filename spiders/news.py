@@ -134,11 +134,18 @@ class NewsSpider(scrapy.Spider):
         if self.options.max_pages is not None:
             if self._pages >= self.options.max_pages:    # no more pages, nor listings that would list some
                 self._limit_reached = True
+                self._count("news/not_scheduled_max_pages")
                 return None
             self._pages += counted
         self._seen.add(url)
+        self._count(f"news/requests/{role}")
         meta = {ROLE: role, FOLLOW: follow, HOPS: hops, COUNTED: counted}
         return Request(url, callback=callback or self.parse, meta=meta)
+
+    def _count(self, key: str) -> None:
+        crawler = getattr(self, "crawler", None)
+        if crawler is not None and crawler.stats is not None:
+            crawler.stats.inc_value(key)
 
     def _on_idle(self, spider: scrapy.Spider) -> None:
         if spider is self and self._limit_reached:
@@ -159,6 +166,7 @@ class NewsSpider(scrapy.Spider):
         except BodyError as exc:
             self.logger.error(f"skipping {response.url}: {exc}")
             return
+        self._count(f"news/responses/{kind.value}")
         if kind in (Kind.SITEMAP, Kind.SITEMAP_INDEX, Kind.FEED):
             if response.meta.get(COUNTED):      # a listing is not a page: give the unit back
                 self._pages -= 1
@@ -215,14 +223,12 @@ class NewsSpider(scrapy.Spider):
         except ValueError as exc:
             self.logger.error(f"skipping {response.url}: {exc}")
             return
-        stats = self.crawler.stats if getattr(self, "crawler", None) else None
         for entry in entries:
             url = self._canonical(entry.url)
             if url is None:
                 continue
             if entry.older_than(self.options.since):
-                if stats:
-                    stats.inc_value("news/skipped_older_than_since")
+                self._count("news/entries_older_than_since")
                 continue
             if kind is Kind.SITEMAP_INDEX:
                 if not self.scope.in_domain(url) or any(p.search(url) for p in self.scope.deny):
@@ -240,6 +246,7 @@ class NewsSpider(scrapy.Spider):
     def _parse_html(self, response: TextResponse) -> Iterator[Any]:
         tree: _Element = response.selector.root
         kind = classify(tree, response.url, pattern=self.article_pattern)
+        self._count(f"news/items/{kind}")
         yield self._item(response, kind)
         if kind == "article":
             self._note_canonical(tree, response)

@@ -18,7 +18,7 @@ from pathlib import Path
 import lxml.etree
 from scrapy.utils.gz import gunzip
 
-from crawler.urls import seed_error
+from crawler.urls import canonicalize_url, seed_error
 
 GZIP_MAGIC = b"\x1f\x8b"
 _SEED_SEPARATOR = re.compile(r"\s+|,(?=\s*[A-Za-z][A-Za-z0-9+.-]*://)")
@@ -72,6 +72,10 @@ def check_seeds(seeds: Iterable[str]) -> list[str]:
         error = seed_error(s)
         if error:
             raise ValueError(error)
+        try:
+            canonicalize_url(s)
+        except ValueError as exc:
+            raise ValueError(f"malformed seed URL {s!r}: {exc}") from None
         out.append(s.strip())
     return out
 

@@ -257,6 +257,7 @@ def test_home_seed_finds_every_article_exactly_once(home_crawl: Crawl, demo_site
     pages = {i["url"] for i in home_crawl.items if i["kind"] == "page"}
     assert set(demo_site.non_article_urls) <= pages
     assert pages.isdisjoint(article_urls(demo_site))
+    assert f"'news/items/article': {len(demo_site.truth)}," in home_crawl.log      # the spider's stats
 
 
 def test_home_crawl_fetches_each_article_once_without_tracking_copies(home_crawl: Crawl, demo_site: Any) -> None:
