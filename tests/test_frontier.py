@@ -391,8 +391,9 @@ def test_frontier_status_seed_clear_and_bad_input(
     assert code == 1 and "holds no crawl yet" in err
 
 
-def test_frontier_stop_lets_workers_finish_what_they_hold_and_another_resumes(
-    frontier_url: str, fresh_site: Any, tmp_path: Path
+@pytest.mark.parametrize("how", ["frontier stop", "SIGTERM"])
+def test_a_stopped_worker_finishes_what_it_holds_and_another_resumes(
+    how: str, frontier_url: str, fresh_site: Any, tmp_path: Path
 ) -> None:
     site = fresh_site(articles=16)
     frontier = Frontier(frontier_url)
@@ -402,9 +403,15 @@ def test_frontier_stop_lets_workers_finish_what_they_hold_and_another_resumes(
     first = start_cli("crawl", "news", "--seed", site.base_url + "/", "--frontier", frontier_url,
                       "--data-dir", str(tmp_path / "a"), *paced, log=tmp_path / "a.log")
     wait_for(lambda: frontier.status().queued >= 6, "requests queued in the frontier")
-    stopped = run_cli("frontier", "stop", "--frontier", frontier_url)
-    assert stopped.returncode == 0 and "asked 1 worker(s) to stop" in stopped.stdout
-    assert "finished: frontier_stopped" in finish(first, tmp_path / "a.log")
+    if how == "SIGTERM":
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=180)
+        out = (tmp_path / "a.log").read_text(errors="replace")
+        assert first.returncode in (0, 130) and "finished: shutdown" in out, out     # 130: interrupted
+    else:
+        stopped = run_cli("frontier", "stop", "--frontier", frontier_url)
+        assert stopped.returncode == 0 and "asked 1 worker(s) to stop" in stopped.stdout
+        assert "finished: frontier_stopped" in finish(first, tmp_path / "a.log")
     st = frontier.status()
     assert st.leased == 0 and st.queued >= 1 and st.workers == {}      # nothing held, the rest still queued
 

@@ -2,7 +2,7 @@
 
 The worker reads the crawl (spider and arguments) from the frontier, fetches requests from it until the
 frontier is empty (no request queued, none held by another worker) or it is told to stop (Ctrl-C or
-SIGTERM: it finishes what it holds and gives back the rest; 'crawler frontier stop' stops every worker),
+SIGTERM: it finishes the requests it holds, then exits; 'crawler frontier stop' stops every worker),
 and writes WARC files, JSON records and catalog rows into its own --data-dir.
 """
 
