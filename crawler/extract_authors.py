@@ -7,6 +7,7 @@ role words, e-mail addresses, placeholders such as "Admin"), splits lists joined
 
 from __future__ import annotations
 
+import html
 import re
 
 _WS = re.compile(r"\s+")
@@ -14,7 +15,7 @@ _WS = re.compile(r"\s+")
 _LEAD_WORDS = (r"(?:post(?:ed)?|post\s+author|written|published|reported|reporting|story|words|text|texte|photos?|"
                r"veröffentlicht|eingestellt|erstellt|geschrieben|verfasst|publiziert|beitrag|beiträge|artikel|"
                r"pressemitteilung|autor(?:in)?|authors?|auteur|autore|publié|écrit|rédigé|escrito|publicado|"
-               r"scritto|pubblicato|redakteur(?:in)?|bericht|interview|more\s+from|mehr\s+von)")
+               r"scritto|pubblicato|redakteur(?:in)?|bericht|interview|more\s+from|mehr\s+von|über|about|à\s+propos\s+de)")
 _PREFIX = re.compile(
     rf"^(?:[^,;|]{{0,30}}?\b{_LEAD_WORDS}(?:\b|(?=[A-ZÄÖÜÉ]))(?:\s*(?:by|von|vom|par|por|da|de|door)\b)?\s*[:\-–—]?\s*"
     r"|(?:by|von|vom|par|por|door|av|af|di)\s*:?\s+|[~©]\s*)+",
@@ -52,6 +53,7 @@ _TRAILING_ROLE = re.compile(
     r"(?:writer|reporter|correspondent|editor|redakteur(?:in)?|korrespondent(?:in)?|journalist(?:in)?|"
     r"autor(?:in)?|contributor)s?\)?))+$",
     re.I)
+_DEGREES = frozenset({"phd", "md", "mba", "msc", "bsc", "ma", "ba", "rd", "rn", "dr", "prof", "jr", "sr"})
 _PLACEHOLDERS = frozenset({"no author", "unknown author", "admin", "administrator", "name", "author",
                            "anonymous", "guest", "user", "redaktion", "staff", "editor", "gast"})
 
@@ -60,7 +62,7 @@ def clean_names(raw: str | None, *, max_names: int = 8) -> tuple[str, ...]:
     """Names in a byline or author field, cleaned and split; () when nothing name-like is left."""
     if not raw:
         return ()
-    text = _WS.sub(" ", raw.replace("\u00a0", " ")).strip()
+    text = _WS.sub(" ", html.unescape(raw).replace("\u00a0", " ")).strip()
     if not text or len(text) > 300 or _URL.search(text):
         return ()
     text = _EMAIL.sub(" ", text)
@@ -68,7 +70,9 @@ def clean_names(raw: str | None, *, max_names: int = 8) -> tuple[str, ...]:
     # a byline's first segment holds the names: "Jane Doe | April 14, 2021", "Jane Doe · 3 min read"
     parts = [p for p in _PIPE.split(text) if p.strip()]
     names: list[str] = []
-    for part in parts[:1] if parts else []:
+    for part in parts[:4]:
+        if names:
+            break
         part = _DATE_CUT.sub("", part.strip()).strip(" ,;:-–—|()[]")
         part = _PREFIX.sub("", part)
         part = _CUT.sub("", _PREFIX.sub("", part))
@@ -91,7 +95,9 @@ def _clean_one(piece: str) -> str | None:
     lowered = name.casefold()
     if lowered in _PLACEHOLDERS or all(w.casefold().strip(".") in _ROLE_WORDS for w in words):
         return None
-    if not any(c.isalpha() for c in name):
+    if not any(c.isalpha() for c in name) or len(name) < 2 or name[0].isdigit():
+        return None
+    if lowered.replace(".", "") in _DEGREES:
         return None
     return name
 

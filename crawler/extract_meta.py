@@ -41,7 +41,7 @@ class Metadata:
 
 _WS = re.compile(r"\s+")
 # separators between a headline and a site name: "Headline | Site", "Headline - Site", "Site » Headline"
-_TITLE_SEP = re.compile(r"\s+(?:[|\-–—~·•»«/:]|::|\\\\|\|\|)\s+|\s*[|·•»«│]\s*")
+_TITLE_SEP = re.compile(r"\s+(?:[|\-–—~·•»«›‹/:]|::|\\\\|\|\|)\s+|\s*[|·•»«›‹│]\s*")
 _SEGMENT_SEP = re.compile(_TITLE_SEP.pattern + r"|(?<=\w)[:：]\s+")
 _PUBLISHED_META = ("article:published_time", "og:published_time", "og:article:published_time",
                    "datepublished", "article.published", "publish-date", "publish_date", "pubdate",
@@ -56,11 +56,18 @@ _AUTHOR_META = ("author", "article:author", "og:article:author", "parsely-author
                 "dc.creator", "dcterms.creator", "citation_author", "byl", "cxenseparse:author",
                 "article.author", "twitter:data1_author")
 _BYLINES = XPath(
-    "//*[self::a or self::span or self::div or self::p or self::address or self::li or self::strong or self::em"
-    " or self::small or self::b or self::section or self::dd or self::cite]"
-    "[@rel='author' or contains(@class,'author') or contains(@class,'Author') or contains(@class,'byline')"
+    "//body//*[@rel='author' or contains(@class,'author') or contains(@class,'Author') or contains(@class,'byline')"
     " or contains(@class,'Byline') or contains(@id,'author') or contains(@class,'autor') or contains(@class,'Autor')"
     " or contains(@class,'writer') or contains(@class,'creator') or contains(@class,'auteur')]"
+    "[not(contains(@class,'related'))]"
+)
+# a label, then the name: "<h5>Autor:</h5>Peter Maahn", "<h4>Author</h4><p>Jane Doe</p>"
+_AUTHOR_LABELS = XPath(
+    "//body//text()[normalize-space(.)='Autor:' or normalize-space(.)='Autor' or normalize-space(.)='Author:'"
+    " or normalize-space(.)='Author' or normalize-space(.)='Autorin:' or normalize-space(.)='Autorin'"
+    " or normalize-space(.)='Text:' or normalize-space(.)='Verfasser:' or normalize-space(.)='Auteur :'"
+    " or normalize-space(.)='Auteur:' or normalize-space(.)='Autore:' or normalize-space(.)='Written by:'"
+    " or normalize-space(.)='Von:' or normalize-space(.)='By:']"
 )
 _AUTHOR_LINKS = XPath("//a[contains(@href,'/author/') or contains(@href,'/autor/') or contains(@href,'/authors/')"
                       " or contains(@href,'/autoren/') or contains(@href,'/auteur/') or contains(@href,'/profile/')]")
@@ -239,6 +246,12 @@ _HEADLINE_XPATH = (
 )
 
 
+_MAIN_HEADLINE = XPath(
+    "//*[@itemprop='headline'] | //*[contains(@class,'entry-title') or contains(@class,'post-title')"
+    " or contains(@class,'article-title')]"
+)
+
+
 def _headings(tree: HtmlElement) -> list[str]:
     """Visible headline candidates: <h1>, itemprop=headline, *-title classes, then <h2>, in that order."""
     out: list[str] = []
@@ -247,8 +260,14 @@ def _headings(tree: HtmlElement) -> list[str]:
         text = _text(el)
         if not text or len(text) > 400 or text in out:
             continue
-        # a kicker in its own child ("<span>Covid-19</span><span>Headline</span>"): each part is a candidate
-        texts = [text] + [t for t in (_text(child) for child in el if isinstance(child.tag, str)) if t]
+        # a kicker in its own child ("<span>Covid-19</span> Headline"): the headline without it comes first
+        texts = [text]
+        children = [t for t in (_text(child) for child in el if isinstance(child.tag, str)) if t]
+        kicker = next((t for t in (_text(d) for d in el.iterdescendants() if isinstance(d.tag, str))
+                       if t and t != text), None)
+        if kicker and text.startswith(kicker) and len(kicker) < len(text) / 2:
+            texts.insert(0, text[len(kicker):].strip(" :|-–—"))
+        texts += children
         if el.tag == "h2" and "title" not in (el.get("class") or "") and el.get("itemprop") != "headline":
             if len(h2s) < 20:
                 h2s.extend(texts)
@@ -281,16 +300,23 @@ def _title(tree: HtmlElement, s: Signals, keys: set[str]) -> str | None:
     segments: set[str] = set()
     for t in declared:
         segments |= _segments(t)
-    headings = _headings(tree)
-    for h in headings:
-        sq = _squash(h)
-        if len(sq) >= 3 and sq in segments and not _is_site(h, keys):
-            return h
-    # 2. the declared headline without the site name
+    headings = [strip_site_name(h, keys) for h in _headings(tree)]
+    exact = {_squash(t) for t in stripped}
+    for pool in (exact, segments):  # a heading equal to a declared title, else to a part of one
+        for h in headings:
+            sq = _squash(h)
+            if len(sq) >= 3 and sq in pool and not _is_site(h, keys):
+                return h
+    # 2. the page's own headline element, unless it only names the site
+    for el in tree.xpath("//h1")[:2] + _MAIN_HEADLINE(tree)[:2]:
+        text = strip_site_name(_text(el), keys)
+        if len(text) > 10 and not _is_site(text, keys):
+            return text
+    # 3. the declared headline without the site name
     for t in stripped:
         if t and not _is_site(t, keys):
             return t
-    # 3. the first <h1>, else whatever is declared
+    # 4. a visible heading, else whatever is declared
     if headings:
         return headings[0]
     return stripped[0] if stripped else None
@@ -337,7 +363,7 @@ def _authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, ...]:
         if names and all(_squash(n) in keys or _DOMAIN.search(n) for n in names):
             fallback.append(names)
             return ()
-        return names
+        return tuple(n for n in names if _squash(n) not in keys)  # "Jane Doe, CNN" on cnn.com: Jane Doe
 
     names = _ld_authors(s, keys, persons=True)
     if names:
@@ -359,6 +385,22 @@ def _authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, ...]:
         raw = _byline_text(el)
         if 2 < len(raw) < 120 and not _boilerplate(el):
             names = usable(raw)
+            if names:
+                return names
+    for label in _AUTHOR_LABELS(tree)[:3]:
+        parent = label.getparent()
+        if parent is None or _boilerplate(parent):
+            continue
+        if label.is_tail:  # "<b>Autor:</b> Jane Doe" has the label as the <b>'s text; here it is a tail
+            following = parent.getnext()
+        else:
+            following = parent.getnext() if not (parent.tail or "").strip() else None
+            if following is None:
+                names = usable(parent.tail)
+                if names:
+                    return names
+        if following is not None:
+            names = usable(_byline_text(following))
             if names:
                 return names
     for el in _AUTHOR_LINKS(tree)[:10]:
