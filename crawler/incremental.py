@@ -30,7 +30,8 @@ than ``INCREMENTAL_RECENT_HOURS`` (age counted from its first capture), then eve
 ``age * INCREMENTAL_REVISIT_FACTOR``, at most ``INCREMENTAL_MAX_INTERVAL_HOURS``. Otherwise the request is
 dropped (``IgnoreRequest``, counted as ``incremental/not_due``). A listing date only helps when the
 listing is where the spider meets the URL first (seed a feed or sitemap for that): the spider requests
-each URL once per run.
+each URL once per run. (A news sitemap's publication date never makes an article due; such sitemaps list
+the last two days, which are re-checked every run anyway.)
 
 Stats (``incremental/...``): ``conditional``, ``not_modified`` (304), ``identical`` (same digest),
 ``unchanged`` (both, plus unchanged text), ``unchanged_text``, ``new``, ``changed``, ``new_articles``,

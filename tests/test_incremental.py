@@ -13,6 +13,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -280,3 +281,40 @@ def test_pywb_serves_each_version_and_each_revisit_by_timestamp(recrawl: Recrawl
             assert revisit.timestamp > first.timestamp
             status, body = fetch(f"{server.collection_url}{revisit.timestamp}id_/{revisit.url}")
             assert status == 200 and body == archive.load(first).body
+
+
+def test_a_sitemap_date_newer_than_the_last_capture_makes_an_old_article_due(tmp_path: Path) -> None:
+    """With re-check intervals far longer than the test, only the article the sitemap dates anew is fetched.
+
+    The seed is the site's plain sitemap (``<lastmod>``); its news sitemap gives publication dates only,
+    which never make an article due (news sitemaps list the last two days, re-checked every run anyway).
+    """
+    data_dir = tmp_path / "data"
+    policy = ["-s", "INCREMENTAL_RECENT_HOURS=0", "-s", "INCREMENTAL_REVISIT_FACTOR=1000"]
+    with serve(Site(articles=6)) as site:
+        sitemap = f"{site.base_url}{site.site.layout.sitemap_dir}/articles-1.xml"     # the 3 newest articles
+
+        def crawl_sitemap(run_id: str) -> None:
+            proc = subprocess.run(
+                [sys.executable, "-m", "crawler.cli", "crawl", "news", "--seed", sitemap,
+                 "--data-dir", str(data_dir), "-s", f"ARCHIVE_RUN_ID={run_id}", *FAST, *policy],
+                capture_output=True, text=True, timeout=240)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+
+        crawl_sitemap("first")
+        with Catalog(data_dir / "catalog.sqlite") as catalog:
+            last = max(c["fetched_at"] for c in catalog.captures())
+        while datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") <= last:
+            time.sleep(0.1)          # the edit's Last-Modified (whole seconds) must be after every capture
+        edited = site.truth[2]
+        site.site.edit_article(edited.id, EDIT)
+        site.clear_requests()
+        crawl_sitemap("second")
+        article_paths = {t.path for t in site.truth}
+        fetched = {r.path for r in site.requests if r.path in article_paths}
+        with Catalog(data_dir / "catalog.sqlite") as catalog:
+            stats = catalog.run("second")["stats"]
+    assert fetched == {edited.path}
+    assert stats["incremental/not_due"] == 2 and stats["incremental/changed_articles"] == 1
+    versions = [r for r in records(data_dir) if r["url"] == edited.url]
+    assert [(r["run_id"], r["version"]) for r in versions] == [("first", 1), ("second", 2)]
