@@ -325,26 +325,43 @@ def test_requests_of_a_sigkilled_worker_return_after_the_lease_and_are_archived(
     assert (st.queued, st.leased) == (0, 0)
 
 
-def test_a_worker_waits_through_a_redis_restart_and_loses_nothing(
-    redis_server: RedisServer, frontier_url: str, fresh_site: Any, tmp_path: Path
+def test_two_workers_sharing_a_data_directory_wait_through_a_redis_restart_and_lose_nothing(
+    redis_server: RedisServer, frontier_url: str, fresh_site: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Two workers on one machine, one data directory (one catalog, one index), and Redis restarted mid-crawl."""
+    from archive.catalog import Catalog
+
     site = fresh_site(articles=24)
     frontier = Frontier(frontier_url)
-    paced = ["-s", "DOWNLOAD_DELAY=0.1", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "AUTOTHROTTLE_ENABLED=False",
+    assert cli(capsys, "frontier", "seed", "news", "--seed", site.base_url + "/", "--frontier", frontier_url)[0] == 0
+    paced = ["-s", "DOWNLOAD_DELAY=0.2", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "AUTOTHROTTLE_ENABLED=False",
              "-s", "EXTRACT_WORKERS=1", "-s", "FRONTIER_POLL_INTERVAL=0.2"]
-    log = tmp_path / "w.log"
-    worker = start_cli("crawl", "news", "--seed", site.base_url + "/", "--frontier", frontier_url,
-                       "--data-dir", str(tmp_path / "w"), *paced, log=log)
-    wait_for(lambda: frontier.status().seen >= 10, "the worker to be mid-crawl")
+    shared = tmp_path / "shared"
+    logs = [tmp_path / "1.log", tmp_path / "2.log"]
+    workers = [start_cli("worker", "--frontier", frontier_url, "--data-dir", str(shared), *paced, log=log)
+               for log in logs]
+    wait_for(lambda: len(frontier.status().workers) == 2 and frontier.status().seen >= 10,
+             "both workers to be mid-crawl")
     redis_server.stop()
-    wait_for(lambda: "unreachable" in log.read_text(errors="replace"), "the worker to notice Redis is gone")
+    for log in logs:
+        wait_for(lambda log=log: "unreachable" in log.read_text(errors="replace"), f"{log.name}: Redis is gone")
     redis_server.start()
-    out = finish(worker, log)
-    assert "finished: finished" in out and "reachable again" in out
-    records = records_of(tmp_path / "w")
-    by_url = Counter(r["url"] for r in records)
-    assert [u for u, n in by_url.items() if n > 1] == []
+    for worker, log in zip(workers, logs, strict=True):
+        out = finish(worker, log)
+        assert "finished: finished" in out and "reachable again" in out
+
+    records = records_of(shared)
+    assert len(list((shared / "records").glob("*.jsonl"))) == 2           # one records file per run
+    assert [u for u, n in Counter(r["url"] for r in records).items() if n > 1] == []
     assert {r["url"] for r in records if r["kind"] == "article"} == {t.url for t in site.truth}
+    catalog = Catalog(shared / "catalog.sqlite")
+    try:
+        urls = [r["url"] for r in catalog.records(kind="article")]
+    finally:
+        catalog.close()
+    assert sorted(urls) == sorted(t.url for t in site.truth)            # each once, from either worker
+    code, out, err = cli(capsys, "index", "--check", "--data-dir", str(shared))
+    assert code == 0, out + err
     st = frontier.status()
     assert (st.queued, st.leased) == (0, 0)
 
@@ -462,27 +479,3 @@ def test_host_token_without_redis_falls_back_to_the_local_delay(caplog: pytest.L
     with caplog.at_level("WARNING", logger="crawler.frontier"):
         asyncio.run(gone.process_request(Request("http://news.example.org/a")))
     assert "per-host politeness token unavailable" in caplog.text
-
-
-def test_workers_on_one_machine_may_share_a_data_directory(
-    frontier_url: str, fresh_site: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from archive.catalog import Catalog
-
-    site = fresh_site(articles=12)
-    assert cli(capsys, "frontier", "seed", "news", "--seed", site.base_url + "/", "--frontier", frontier_url)[0] == 0
-    shared = tmp_path / "shared"
-    logs = [tmp_path / "1.log", tmp_path / "2.log"]
-    workers = [start_cli("worker", "--frontier", frontier_url, "--data-dir", str(shared), *FAST, log=log)
-               for log in logs]
-    for worker, log in zip(workers, logs, strict=True):
-        finish(worker, log)
-    assert len(list((shared / "records").glob("*.jsonl"))) == 2          # one records file per run
-    catalog = Catalog(shared / "catalog.sqlite")
-    try:
-        urls = [r["url"] for r in catalog.records(kind="article")]
-    finally:
-        catalog.close()
-    assert sorted(urls) == sorted(t.url for t in site.truth)           # each once, from either worker
-    code, out, err = cli(capsys, "index", "--check", "--data-dir", str(shared))
-    assert code == 0, out + err
