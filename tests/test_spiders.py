@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy.http import Request
+from scrapy.responsetypes import responsetypes
 
+from crawler.items import PageItem
 from spiders.listings import Entry, parse_date, parse_feed, parse_since, parse_sitemap, robots_sitemaps
 from spiders.news import NewsSpider
 from spiders.options import NO_SEEDS
@@ -372,3 +375,65 @@ def test_an_article_is_not_fetched_again_under_its_canonical_url(demo_site: Any,
     assert len(result.items) > 5                       # the crawl went on to pages that link to the article
     assert result.paths.count(article.path + "?from=homepage") == 1
     assert article.path not in result.paths            # its canonical URL counts as fetched
+
+
+# ----- callbacks in-process (a response built from bytes, as Scrapy hands it over) ----------------------
+
+PAGE = b"""<!DOCTYPE html><html><head><title>Home</title>
+<link rel="alternate" type="application/rss+xml" href="/feed.xml">
+<link rel="alternate" type="application/atom+xml" href="https://other.org/atom.xml"></head><body>
+<a href="/2021/04/14/story-a1">Story</a> <a href="/2021/04/14/story-a1?utm_source=x#c">Same story</a>
+<a href="https://www.example.com/world">World</a> <a href="//cdn.example.com/x">CDN page</a>
+<a href="https://other.org/a">Elsewhere</a> <a href="mailto:x@example.com">Mail</a> <a href="javascript:void(0)">JS</a>
+<a href="/report.pdf">PDF</a> <a href="/photo.JPG">Photo</a> <a href="#top">Top</a> <a href="/world?page=2" rel="next">2</a>
+</body></html>"""
+
+
+def run_callback(spider: NewsSpider, url: str, body: bytes, content_type: str = "text/html; charset=utf-8",
+                 **meta: Any) -> tuple[list[Any], list[Any]]:
+    """What ``spider.parse`` makes of one response (the response class chosen as Scrapy chooses it)."""
+    cls = responsetypes.from_args(headers={b"Content-Type": content_type.encode()}, url=url, body=body)
+    request = Request(url, meta={"depth": 0, **meta})
+    response = cls(url=url, body=body, headers={"Content-Type": content_type}, request=request)
+    out = list(spider.parse(response))
+    return [o for o in out if isinstance(o, PageItem)], [o for o in out if isinstance(o, Request)]
+
+
+def test_a_page_seed_follows_in_scope_links_once_and_discovers_its_feeds() -> None:
+    spider = NewsSpider(seeds="https://www.example.com/")
+    items, requests = run_callback(spider, "https://www.example.com/", PAGE)
+    assert [i.kind for i in items] == ["page"]
+    assert [r.url for r in requests] == [
+        "https://www.example.com/2021/04/14/story-a1",       # article-shaped first, tracking copy merged
+        "https://www.example.com/world",
+        "https://cdn.example.com/x",                          # protocol-relative, same registered domain
+        "https://www.example.com/world?page=2",
+        "https://www.example.com/feed.xml",                   # announced feed; the other-domain one is not
+        "https://www.example.com/robots.txt",                 # for its Sitemap: lines
+    ]
+    hops = {r.url: r.meta.get("news_hops") for r in requests}
+    assert hops["https://www.example.com/world"] == 1
+    assert hops["https://www.example.com/world?page=2"] == 0     # pagination is no hop
+
+
+def test_an_article_seed_yields_only_its_item_unless_follow() -> None:
+    article = (b"<html><head><meta property='og:type' content='article'></head><body><article><h1>T</h1>"
+               + (b"<p>" + b"word " * 30 + b"</p>") * 3 + b"</article></body></html>")
+    url = "https://www.example.com/2021/04/14/story-a1"
+    items, requests = run_callback(NewsSpider(seeds=url), url, article)
+    assert [i.kind for i in items] == ["article"] and requests == []
+    items, requests = run_callback(NewsSpider(seeds=url, follow="1"), url, article + PAGE)
+    assert requests
+
+
+def test_a_gzip_sitemap_response_yields_its_entries_and_no_item() -> None:
+    spider = NewsSpider(seeds="https://ex.org/sitemap.xml.gz", since="2024-05-03")
+    items, requests = run_callback(spider, "https://ex.org/sitemap.xml.gz", gzip.compress(URLSET),
+                                   content_type="application/x-gzip")
+    assert items == []
+    assert [r.url for r in requests] == ["https://ex.org/2024/05/03/b-a2", "https://ex.org/relative-c"]
+
+
+def test_a_pdf_yields_nothing() -> None:
+    spider = NewsSpider(seeds="https://ex.org/report.pdf")
+    assert run_callback(spider, "https://ex.org/report.pdf", b"%PDF-1.7\n...", "application/pdf") == ([], [])
