@@ -20,12 +20,15 @@ import logging
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import threads
+from twisted.python.threadpool import ThreadPool
 
-from archive.writer import HttpExchange
+from archive.writer import HttpExchange, WarcLocation
 from crawler.incremental import capture_revisit
 from crawler.storage import ArchiveStorage
 from crawler.wire import RAW_HEAD_META, parse_raw_head
@@ -52,41 +55,78 @@ def utc_iso(dt: datetime) -> str:
 class WarcCaptureMiddleware:
     """Writes a request + response record pair for every response that comes back from the downloader."""
 
-    def __init__(self, crawler: Crawler, storage: ArchiveStorage) -> None:
+    def __init__(self, crawler: Crawler, storage: ArchiveStorage, *, writer_thread: bool = True) -> None:
         self.crawler = crawler
         self.storage = storage
+        # One thread writes every record, in arrival order: gzip and SHA-1 of the bodies release the GIL,
+        # so they run on the second core while the reactor thread parses the next pages.
+        self._pool: ThreadPool | None = None
+        if writer_thread:
+            self._pool = ThreadPool(minthreads=1, maxthreads=1, name="warc-writer")
+            crawler.signals.connect(self._stop_pool, signal=signals.engine_stopped)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
         storage = crawler.get_extension(ArchiveStorage)
         if storage is None:
             raise NotConfigured("WarcCaptureMiddleware needs the crawler.storage.ArchiveStorage extension")
-        return cls(crawler, storage)
+        return cls(crawler, storage, writer_thread=crawler.settings.getbool("ARCHIVE_WRITER_THREAD", True))
 
-    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+    def _stop_pool(self) -> None:
+        if self._pool is not None and self._pool.started:
+            self._pool.stop()
+
+    async def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
         if urlsplit(response.url).scheme not in ("http", "https"):
             return response
         if request.meta.get("resumed_from"):  # crawler.resume replayed it from this run's WARC: archived already
             return response
         now = datetime.now(UTC)
         exchange = self.exchange(request, response, now)
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+        mime = content_type.split(";")[0].strip().lower()
+        if self._pool is None:
+            resp_loc, revisit = self._store(exchange, request.meta, mime)
+        else:
+            if not self._pool.started:
+                self._pool.start()
+            from twisted.internet import reactor
+
+            resp_loc, revisit = await maybe_deferred_to_future(
+                threads.deferToThreadPool(reactor, self._pool, self._store, exchange, request.meta, mime)  # type: ignore[arg-type]
+            )
+        request.meta["warc"] = resp_loc.to_dict()
+        request.meta["warc_date"] = utc_iso(now)
+        stats = self.crawler.stats
+        if stats is not None:
+            stats.inc_value("archive/responses")
+            stats.inc_value(f"archive/status/{response.status}")
+            if not revisit:
+                stats.inc_value("archive/bytes", len(response.body))
+            else:
+                stats.inc_value("archive/revisits")
+        return response
+
+    def _store(self, exchange: HttpExchange, meta: dict[str, object], mime: str) -> tuple[WarcLocation, bool]:
+        """Write the exchange (or its revisit) and its catalog row; runs in the writer thread when enabled."""
         writer = self.storage.writer
         catalog = self.storage.catalog
         if writer is None or catalog is None:  # the spider has not opened yet: cannot happen in a crawl
             raise RuntimeError("WARC capture before the archive storage was opened")
         # Incremental re-crawl (crawler.incremental): when request.meta["revisit_of"] names the previous
         # capture and this response confirms it (304, or the same payload digest), write a revisit record.
-        revisit_loc = capture_revisit(writer, exchange, request.meta)
+        revisit_loc = capture_revisit(writer, exchange, meta)
         if revisit_loc is None:
             resp_loc, _req_loc = writer.write_exchange(exchange)
         else:
             resp_loc = revisit_loc
-        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         catalog.add_capture(
-            url=response.url,
-            fetched_at=utc_iso(now),
-            status=response.status,
-            mime=content_type.split(";")[0].strip().lower(),
+            url=exchange.url,
+            fetched_at=utc_iso(exchange.date),
+            status=exchange.status,
+            mime=mime,
             payload_digest=resp_loc.payload_digest,
             warc_filename=resp_loc.filename,
             warc_offset=resp_loc.offset,
@@ -95,17 +135,7 @@ class WarcCaptureMiddleware:
             warc_type="response" if revisit_loc is None else "revisit",
             run_id=self.storage.run_id,
         )
-        request.meta["warc"] = resp_loc.to_dict()
-        request.meta["warc_date"] = utc_iso(now)
-        stats = self.crawler.stats
-        if stats is not None:
-            stats.inc_value("archive/responses")
-            stats.inc_value(f"archive/status/{response.status}")
-            if revisit_loc is None:
-                stats.inc_value("archive/bytes", len(response.body))
-            else:
-                stats.inc_value("archive/revisits")
-        return response
+        return resp_loc, revisit_loc is not None
 
     def exchange(self, request: Request, response: Response, now: datetime) -> HttpExchange:
         reconstructed = ["request"]

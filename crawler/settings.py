@@ -47,6 +47,9 @@ ARCHIVE_WARC_PREFIX = "crawl"
 ARCHIVE_WARC_MAX_SIZE = 1_000_000_000      # bytes; a WARC file rolls over past this size
 ARCHIVE_RUN_ID = None                      # default: generated per run (UTC timestamp + random suffix)
 ARCHIVE_ENABLED = True
+# WARC records are compressed, digested and written in one background thread (zlib and hashlib release the
+# GIL), so that the reactor thread goes on parsing meanwhile; False writes them on the reactor thread.
+ARCHIVE_WRITER_THREAD = True
 
 # --- Extraction ------------------------------------------------------------------------------------
 EXTRACT_ENABLED = True
