@@ -36,17 +36,27 @@ from crawler.storage import ArchiveStorage
 logger = logging.getLogger(__name__)
 
 
-def _extract_in_worker(html: str, url: str, headers: dict[str, str]) -> Extraction:
+# EXTRACT_ENGINE values: the project's extract() (trafilatura + own metadata), or resiliparse's main-content
+# text and the page head's metadata (crawler.extraction_fast, about ten times faster, lower precision).
+ENGINES = ("default", "fast")
+
+
+def _extract_in_worker(html: str, url: str, headers: dict[str, str], engine: str = "default") -> Extraction:
+    if engine == "fast":
+        from crawler.extraction_fast import extract_fast
+
+        return extract_fast(html, url, headers)
     return extract(html, url, headers)
 
 
 class ExtractionPipeline:
     """Runs ``crawler.extraction.extract`` for every PageItem in a process pool, time-boxed."""
 
-    def __init__(self, crawler: Crawler, workers: int, timeout: float) -> None:
+    def __init__(self, crawler: Crawler, workers: int, timeout: float, engine: str = "default") -> None:
         self.crawler = crawler
         self.workers = workers
         self.timeout = timeout
+        self.engine = engine
         self.pool: ProcessPool | None = None
 
     @classmethod
@@ -55,7 +65,10 @@ class ExtractionPipeline:
         if not settings.getbool("EXTRACT_ENABLED"):
             raise NotConfigured("EXTRACT_ENABLED is off")
         workers = settings.getint("EXTRACT_WORKERS") or (os.cpu_count() or 1)
-        return cls(crawler, workers=workers, timeout=settings.getfloat("EXTRACT_TIMEOUT"))
+        engine = str(settings.get("EXTRACT_ENGINE") or "default")
+        if engine not in ENGINES:
+            raise ValueError(f"EXTRACT_ENGINE must be one of {', '.join(ENGINES)}, not {engine!r}")
+        return cls(crawler, workers=workers, timeout=settings.getfloat("EXTRACT_TIMEOUT"), engine=engine)
 
     def open_spider(self, spider: Spider | None = None) -> None:
         self.pool = ProcessPool(max_workers=self.workers)
@@ -72,7 +85,7 @@ class ExtractionPipeline:
         if self.pool is None:
             raise RuntimeError("ExtractionPipeline used before open_spider")
         headers = {k: v for k, v in item.headers}
-        future = self.pool.schedule(_extract_in_worker, args=(item.html, item.url, headers), timeout=self.timeout)
+        future = self.pool.schedule(_extract_in_worker, args=(item.html, item.url, headers, self.engine), timeout=self.timeout)
         stats = self.crawler.stats
         try:
             item.extraction = await asyncio.wrap_future(future)
