@@ -594,7 +594,7 @@ class FrontierScheduler(BaseScheduler):
 
     def _poll(self) -> None:
         """Every FRONTIER_POLL_INTERVAL: reconnect, push what waited, ack/renew leases, take back expired
-        ones, and wake the engine when the queue has work (the engine itself looks only every 5 s)."""
+        ones, and wake the engine (which itself looks only every 5 s)."""
         try:
             self._poll_once()
         except Exception:  # a LoopingCall stops at the first exception: log it and keep polling
@@ -632,7 +632,6 @@ class FrontierScheduler(BaseScheduler):
                 self._stat("frontier/reclaimed", reclaimed)
             self.frontier.heartbeat(self.worker_id, self._info())
             stop = self.frontier.stopping()
-            queued = self.queue is not None and len(self.queue) > 0
         except RedisError as exc:
             self._went_down(exc)
             if time.monotonic() - (self.down_since or 0.0) > self.config.wait_timeout:
@@ -643,7 +642,9 @@ class FrontierScheduler(BaseScheduler):
             return
         if stop:
             self._close_spider("frontier_stopped")
-        elif queued:
+        else:
+            # let the engine look now, not at its 5 s heartbeat: for new requests in the queue, or to see
+            # that the frontier ran empty (no request queued, no lease held anywhere) and finish
             self._wake_engine()
 
     def _close_spider(self, reason: str) -> None:
