@@ -31,20 +31,15 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Request, Response, TextResponse
-from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.response import get_base_url
 
 from crawler.items import PageItem
 from crawler.pagekind import classify, url_hint
 from crawler.urls import Scope, canonicalize_url, registered_domain
+from spiders.links import announced_feeds, page_links
 from spiders.listings import parse_feed, parse_sitemap, robots_sitemaps
 from spiders.options import SpiderOptions
 from spiders.seeds import BodyError, Kind, detect_kind, xml_body
-
-_SKIP_EXTENSIONS = tuple(f".{e}" for e in IGNORED_EXTENSIONS) + (".gz",)
-_FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"}
-_PAGE_PARAMS = re.compile(r"(?:^|&)(?:page|p|pg|paged|start|offset)=\d+(?:&|$)", re.IGNORECASE)
-_PAGE_PATH = re.compile(r"/page/\d+/?$", re.IGNORECASE)
 
 # request.meta keys of this spider
 ROLE = "news_role"          # "seed" | "page" | "listing" | "robots"
@@ -310,58 +305,24 @@ class NewsSpider(scrapy.Spider):
 
     def _follow_links(self, response: TextResponse, tree: _Element) -> Iterator[Request]:
         base = get_base_url(response)
-        origin = _origin(base)
         hops = int(response.meta.get(HOPS, 0))
         max_depth = self.options.max_depth
-        here = canonicalize_url(response.url)
-        links: dict[str, int] = {}              # canonical URL -> its hops, in page order
-        for a in tree.iter("a"):
-            href = (a.get("href") or "").strip()
-            if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
-                continue
-            if href.startswith("/") and not href.startswith("//") and "/." not in href:
-                absolute = origin + href          # root-relative (most links): no need for urljoin
-            else:
-                absolute = urljoin(base, href)
-            url = self._canonical(absolute)
-            if url is None or url in self._seen or url == here:
-                continue
-            if urlsplit(url).path.lower().endswith(_SKIP_EXTENSIONS) or not self.scope.allows(url):
-                continue
-            next_hops = hops if _is_pagination(a, url, here) else hops + 1
-            if max_depth is None or next_hops <= max_depth:
-                links.setdefault(url, next_hops)
+        links = [
+            (link.url, hops if link.pagination else hops + 1)
+            for link in page_links(tree, base, response.url)
+            if link.url not in self._seen and self.scope.allows(link.url)
+        ]
         # Article-shaped links first: when max_pages cuts the crawl short, it has archived articles.
-        for url in sorted(links, key=lambda u: not url_hint(u, self.article_pattern)):
-            request = self._request(url, role="page", follow=True, hops=links[url])
-            if request is not None:
-                yield request
-        for link in tree.iter("link"):          # feeds announced with <link rel="alternate">
-            if max_depth is not None and hops + 1 > max_depth:
-                break
-            rel = (link.get("rel") or "").lower().split()
-            if "alternate" in rel and (link.get("type") or "").strip().lower() in _FEED_TYPES:
-                url = self._canonical(urljoin(base, (link.get("href") or "").strip()))
-                if url and self.scope.in_domain(url) and not any(p.search(url) for p in self.scope.deny):
-                    request = self._request(url, role="listing", follow=True, hops=hops + 1)
-                    if request is not None:
-                        yield request
-
-
-def _is_pagination(a: _Element, url: str, here: str) -> bool:
-    """True for a link to another page of the same listing (rel=next/prev, a pager, ?page=N)."""
-    rel = (a.get("rel") or "").lower().split()
-    if "next" in rel or "prev" in rel or "previous" in rel:
-        return True
-    target, current = urlsplit(url), urlsplit(here)
-    if target.netloc == current.netloc:
-        if target.path == current.path and _PAGE_PARAMS.search(target.query):
-            return True
-        if _PAGE_PATH.search(target.path) and target.path.startswith(_PAGE_PATH.sub("", current.path)):
-            return True
-    for parent in a.iterancestors():
-        marker = f"{parent.get('class') or ''} {parent.get('id') or ''}".lower()
-        if "pagination" in marker or "pager" in marker or "paging" in marker:
-            return True
-    return False
-
+        links.sort(key=lambda pair: not url_hint(pair[0], self.article_pattern))
+        for url, next_hops in links:
+            if max_depth is None or next_hops <= max_depth:
+                request = self._request(url, role="page", follow=True, hops=next_hops)
+                if request is not None:
+                    yield request
+        if max_depth is not None and hops + 1 > max_depth:
+            return
+        for url in announced_feeds(tree, base):
+            if self.scope.in_domain(url) and not any(p.search(url) for p in self.scope.deny):
+                request = self._request(url, role="listing", follow=True, hops=hops + 1)
+                if request is not None:
+                    yield request

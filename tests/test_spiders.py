@@ -19,11 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import pytest
 from scrapy.http import Request
 from scrapy.responsetypes import responsetypes
 
 from crawler.items import PageItem
+from spiders.links import announced_feeds, page_links
 from spiders.listings import Entry, parse_date, parse_feed, parse_since, parse_sitemap, robots_sitemaps
 from spiders.news import NewsSpider
 from spiders.options import NO_SEEDS
@@ -242,6 +244,25 @@ def test_entry_dates_and_since() -> None:
 def test_robots_sitemaps() -> None:
     robots = b"User-agent: *\nDisallow: /private/\nSitemap: https://ex.org/s.xml\nsitemap: /news.xml\n"
     assert robots_sitemaps(robots, "https://ex.org/robots.txt") == ["https://ex.org/s.xml", "https://ex.org/news.xml"]
+
+
+def test_page_links_mark_pagination() -> None:
+    html = b"""<html><body><a href="/world?page=3">3</a><a href="/world/page/2/">2</a>
+    <div class="c-pagination"><a href="/world/older">Older</a></div><a href="/world/story">Story</a>
+    <a href="/world/story#comments">Story again</a><a href="https://ex.org/world?id=5&page=2">other query</a>
+    </body></html>"""
+    tree = lxml.html.fromstring(html)
+    links = page_links(tree, "https://ex.org/world", "https://ex.org/world")
+    assert [(x.url, x.pagination) for x in links] == [
+        ("https://ex.org/world?page=3", True), ("https://ex.org/world/page/2/", True),
+        ("https://ex.org/world/older", True), ("https://ex.org/world/story", False),
+        ("https://ex.org/world?id=5&page=2", True)]
+
+
+def test_announced_feeds() -> None:
+    tree = lxml.html.fromstring(PAGE)
+    assert announced_feeds(tree, "https://www.example.com/") == [
+        "https://www.example.com/feed.xml", "https://other.org/atom.xml"]
 
 
 # ----- crawls of the demo site -------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""Links of an HTML page that a crawl could follow: ``<a href>`` (with which ones are pagination) and the
+feeds it announces with ``<link rel="alternate">``. Pure functions of the parsed page; scope, depth and
+the seen-set are the spider's business.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from lxml.etree import _Element
+from scrapy.linkextractors import IGNORED_EXTENSIONS
+
+from crawler.urls import canonicalize_url
+
+logger = logging.getLogger(__name__)
+
+# Not worth following from a page (seeds are fetched whatever they are): images, media, archives, office.
+SKIP_EXTENSIONS: tuple[str, ...] = tuple(f".{e}" for e in IGNORED_EXTENSIONS) + (".gz",)
+FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
+_NOT_FOLLOWED = ("#", "javascript:", "mailto:", "tel:", "data:", "sms:", "whatsapp:", "fax:")
+_PAGE_PARAMS = re.compile(r"(?:^|&)(?:page|p|pg|paged|start|offset)=\d+(?:&|$)", re.IGNORECASE)
+_PAGE_PATH = re.compile(r"/page/\d+/?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str              # canonical (crawler.urls.canonicalize_url)
+    pagination: bool      # another page of the same listing: not a hop away from it
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _canonical(url: str) -> str | None:
+    try:
+        return canonicalize_url(url)
+    except ValueError as exc:
+        logger.debug(f"ignoring malformed link {url!r}: {exc}")   # a broken href on someone's page
+        return None
+
+
+def page_links(tree: _Element, base_url: str, page_url: str) -> list[Link]:
+    """The distinct http(s) ``<a href>`` targets of a page, canonical, in page order, without the page
+    itself, fragments-only links, non-web schemes and binary files (``SKIP_EXTENSIONS``)."""
+    origin = _origin(base_url)
+    here = canonicalize_url(page_url)
+    links: dict[str, Link] = {}
+    for a in tree.iter("a"):
+        href = (a.get("href") or "").strip()
+        if not href or href.lower().startswith(_NOT_FOLLOWED):
+            continue
+        if href.startswith("/") and not href.startswith("//") and "/." not in href:
+            absolute = origin + href          # root-relative (most links): no need for urljoin
+        else:
+            absolute = urljoin(base_url, href)
+        url = _canonical(absolute)
+        if url is None or url == here or url in links:
+            continue
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or parts.path.lower().endswith(SKIP_EXTENSIONS):
+            continue
+        links[url] = Link(url, is_pagination(a, url, here))
+    return list(links.values())
+
+
+def announced_feeds(tree: _Element, base_url: str) -> list[str]:
+    """Canonical URLs of the RSS/Atom/RDF feeds a page announces with ``<link rel="alternate" type=...>``."""
+    feeds: dict[str, None] = {}
+    for link in tree.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        if "alternate" in rel and (link.get("type") or "").strip().lower() in FEED_TYPES:
+            url = _canonical(urljoin(base_url, (link.get("href") or "").strip()))
+            if url:
+                feeds[url] = None
+    return list(feeds)
+
+
+def is_pagination(a: _Element, url: str, here: str) -> bool:
+    """True for a link to another page of the same listing (rel=next/prev, a pager, ?page=N, /page/N)."""
+    rel = (a.get("rel") or "").lower().split()
+    if "next" in rel or "prev" in rel or "previous" in rel:
+        return True
+    target, current = urlsplit(url), urlsplit(here)
+    if target.netloc == current.netloc:
+        if target.path == current.path and _PAGE_PARAMS.search(target.query):
+            return True
+        if _PAGE_PATH.search(target.path) and target.path.startswith(_PAGE_PATH.sub("", current.path)):
+            return True
+    for parent in a.iterancestors():
+        marker = f"{parent.get('class') or ''} {parent.get('id') or ''}".lower()
+        if "pagination" in marker or "pager" in marker or "paging" in marker:
+            return True
+    return False
