@@ -70,13 +70,13 @@ INCREMENTAL_MAX_INTERVAL_HOURS = 720.0   # ... but at least every 30 days
 
 # --- Download handlers ------------------------------------------------------------------------------
 # Scrapy's HTTP/1.1 handler that also keeps the raw response head for the WARC record (crawler.wire).
-DOWNLOAD_HANDLERS = {
+DOWNLOAD_HANDLERS: dict[str, str | None] = {
     "http": "crawler.wire.ArchivingHTTPDownloadHandler",
     "https": "crawler.wire.ArchivingHTTPDownloadHandler",
 }
 
 # --- Components --------------------------------------------------------------------------------------
-DOWNLOADER_MIDDLEWARES = {
+DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {
     # Captures every exchange as received, before decompression (590), redirects (600) and retries (550).
     "crawler.capture.WarcCaptureMiddleware": 950,
     "crawler.politeness.RetryAfterMiddleware": 560,
@@ -84,14 +84,14 @@ DOWNLOADER_MIDDLEWARES = {
     # and DownloaderStats 850 have seen the real 304).
     "crawler.incremental.IncrementalMiddleware": 800,
 }
-ITEM_PIPELINES = {
+ITEM_PIPELINES: dict[str, int | None] = {
     "crawler.pipelines.ExtractionPipeline": 300,
     "crawler.pipelines.ArchivePipeline": 800,
     # crawler.incremental: drop revisited pages before extraction, number versions after it.
     "crawler.incremental.RevisitFilterPipeline": 250,
     "crawler.incremental.VersionPipeline": 500,
 }
-EXTENSIONS = {
+EXTENSIONS: dict[str, int | None] = {
     "crawler.storage.ArchiveStorage": 100,
     "crawler.progress.Progress": 500,
     "crawler.incremental.IncrementalState": 150,
@@ -156,7 +156,6 @@ DISKFULL_ENABLED = True
 DISKFULL_MIN_FREE = 64 * 1024 * 1024
 DISKFULL_CHECK_INTERVAL = 5.0
 EXTENSIONS = {**EXTENSIONS, "crawler.diskfull.DiskSpaceGuard": 110}
-
 
 # --- Distributed crawls on a shared Redis frontier (crawler.frontier; `--frontier`, `crawler worker`) ----
 # Scrapy's own scheduler unless FRONTIER_URL (redis://HOST:PORT/DB) is set; then requests, the seen-set and

@@ -20,8 +20,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crawler.errors import CommandError, UsageError
     from crawler.demosite import Site, serve
+    from crawler.errors import CommandError, UsageError
     from crawler.runner import CrawlSetupError, run_crawl
 
     with serve(Site(articles=args.articles)) as server:
