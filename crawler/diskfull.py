@@ -209,3 +209,24 @@ class DiskSpaceGuard:
             from scrapy.utils.defer import deferred_from_coro
 
             deferred_from_coro(engine.close_spider_async(reason=DISK_FULL_REASON))
+
+
+class RunLogHandler(logging.FileHandler):
+    """The run's log file handler: when the disk is full it stops writing instead of printing a
+    "--- Logging error ---" traceback per log line to stderr; the crawl itself stops with ``disk_full``
+    and the command says so in one line."""
+
+    disk_full = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.disk_full:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        if exc is not None and is_disk_full(exc):
+            self.disk_full = True  # reported by the crawl's disk_full stop, not once per log line
+            return
+        super().handleError(record)

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from crawler.diskfull import RunLogHandler
 from crawler.progress import summarize
 from crawler.storage import new_run_id, prepare_data_dir
 
@@ -72,7 +73,7 @@ def _configure_logging(log_file: Path, verbose: bool) -> None:
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     fmt = logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s")
-    to_file = logging.FileHandler(log_file, encoding="utf-8")
+    to_file = RunLogHandler(log_file, encoding="utf-8")  # crawler.diskfull: quiet when the disk is full
     to_file.setLevel(logging.INFO)
     to_file.setFormatter(fmt)
     to_terminal = logging.StreamHandler(sys.stderr)

@@ -151,10 +151,10 @@ class ArchiveStorage:
         if self.records is not None:
             try:
                 self.records.close()
-            except OSError as exc:  # crawler.diskfull: the last line did not fit; drop what did of it
+            except OSError as exc:  # crawler.diskfull: the last line did not fit
                 if not is_disk_full(exc):
                     raise
-                truncate_partial_line(self.records.path)
+            truncate_partial_line(self.records.path)  # a no-op unless a write failed part-way
         if self.catalog is not None:
             status = "finished" if reason in ("finished", "max_pages", "closespider_pagecount") else reason
             try:
