@@ -27,12 +27,16 @@ _LEAD_TAGS = frozenset({"p", "div", "h2", "span", "section"})
 _FOLLOWING = XPath("following::*[position() <= 400]")  # how far after the headline a lead may start
 # one-line boilerplate: pointers to other stories, calls to subscribe or share, credits, contact lines
 _BOILERPLATE_LINE = re.compile(
-    r"^(?:(?:lesen sie (?:auch|mehr|hier)|lies auch|auch interessant|das könnte sie (?:auch )?interessieren|"
-    r"mehr zum thema|weitere (?:artikel|beiträge|informationen|infos|themen|aktuelle)|weiterlesen|"
-    r"zum newsletter|newsletter|read (?:more|also|next)|see also|related(?: articles?| posts?| stories| content)?|"
-    r"recommended|more from|sign up|subscribe|you may also like|also read|"
-    r"à lire aussi|lire aussi|voir aussi|lea también|lee también|vea también|ver también|mire|"
-    r"contenido relacionado|leggi anche|czytaj (?:też|także|więcej)|zobacz (?:też|także)|"
+    r"^(?:(?:lesen sie (?:auch|mehr|hier)|lies auch|auch interessant|das könnte (?:sie|dich) (?:auch )?interessieren|"
+    r"mehr zum thema|mehr dazu|lust auf mehr|weitere (?:artikel|beiträge|informationen|infos|themen|aktuelle)|"
+    r"weiterlesen|ähnliche (?:artikel|beiträge)|verwandte (?:artikel|beiträge)|empfohlene (?:artikel|beiträge)|"
+    r"zum newsletter|newsletter|jetzt abonnieren|anzeige|werbung|video verfügbar bis|"
+    r"read (?:more|also|next)|see also|related(?: articles?| posts?| stories| content)?|recommended|more from|"
+    r"sign up|subscribe|you may also like|also read|advertisement|follow us|download the app|"
+    r"à lire aussi|lire aussi|voir aussi|abonnez-vous|"
+    r"lea también|lee también|lee además|vea también|ver también|mire|te puede interesar|noticias relacionadas|"
+    r"contenido relacionado|artículos relacionados|suscríbete|únete|leia também|leia mais|veja também|"
+    r"leggi anche|czytaj (?:też|także|więcej)|zobacz (?:też|także)|przeczytaj (?:też|także|również)|polecamy|"
     r"titelbild|beitragsbild|bildquelle|foto|photo|image|kontakt|telefon|tel\.|e-mail|fax|kategorie|category|"
     r"tags?|letzte änderung|keine kommentare|kommentare|comments?|teilen|share)\b.{0,160}$"
     r"|^(?:©|\(c\)|copyright\b).{0,200}$)",
