@@ -6,7 +6,8 @@ Arguments (``scrapy crawl news -a name=value``; ``crawler crawl news --name valu
 ``follow``      1/true: also follow links from article seeds and from sitemap/feed entries
 ``max_pages``   stop scheduling pages after this many (the spider then closes with reason "max_pages")
 ``max_depth``   link hops from a seed (pagination, sitemap and feed hops do not count)
-``allow``/``deny``  regexes (a list, or one per line) searched in canonical URLs of followed links/entries
+``allow``/``deny``  regexes (a list, or one per line) searched in canonical URLs of followed links and
+                sitemap/feed entries (seeds are always fetched; child sitemaps and feeds obey deny only)
 ``since``       ISO 8601 date/datetime: sitemap and feed entries dated before it are skipped
 ``domains``     extra registered domains in scope (comma-separated); the seeds' domains always are
 
