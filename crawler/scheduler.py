@@ -36,7 +36,7 @@ from pathlib import Path
 
 from croniter import croniter
 
-from archive.schedules import ACTIVE, ScheduleRow, ScheduleStore
+from archive.schedules import ACTIVE, ScheduleRow, ScheduleStore, ScheduleStoreError
 from archive.timeutil import utc_now
 from crawler.runs import DEFAULT_GRACE, lock_is_held, numbers_from, try_lock
 from crawler.storage import new_run_id
@@ -176,7 +176,7 @@ class Scheduler:
                              "run and starting it; it was started again as a new run")
                 try:
                     schedule = store.get(run.schedule)
-                except Exception:
+                except ScheduleStoreError:
                     schedule = None      # removed meanwhile: nothing to start again
                 if schedule is not None and run.scheduled_for is not None:
                     store.set_next_run(run.schedule, min(schedule.next_run_at, run.scheduled_for))
