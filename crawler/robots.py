@@ -61,7 +61,13 @@ class RobotsMiddleware(RobotsTxtMiddleware):
             return
         netloc = urlparse_cached(request).netloc
         while True:
-            rp = await self.robot_parser(request)
+            await self.robot_parser(request)
+            # Not the value robot_parser returns: requests that waited for the same robots.txt fetch get
+            # None from it (each Deferred.asFuture callback passes None down the chain), which Scrapy
+            # reads as "allow everything". The parser stored for the host is the one to apply.
+            rp = self._parsers.get(netloc)
+            if isinstance(rp, Deferred):
+                continue
             state = self._unreachable.get(netloc)
             if state is None:
                 break
