@@ -358,6 +358,19 @@ class Catalog:
         )
         return rows[0] if rows else None
 
+    def capture_history(self, url: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None] | None:
+        """(first, latest, latest ``response``) capture of ``url``, or None if never captured.
+
+        Three indexed lookups whatever the number of captures (crawler.incremental asks for every request).
+        """
+        first = self._query("SELECT * FROM captures WHERE url = ? ORDER BY fetched_at, id LIMIT 1", (url,))
+        if not first:
+            return None
+        latest = self._query("SELECT * FROM captures WHERE url = ? ORDER BY fetched_at DESC, id DESC LIMIT 1", (url,))
+        full = self._query("SELECT * FROM captures WHERE url = ? AND warc_type = 'response'"
+                           " ORDER BY fetched_at DESC, id DESC LIMIT 1", (url,))
+        return first[0], latest[0], full[0] if full else None
+
     def runs(self, *, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Runs, newest first."""
         where, params = ("", []) if status is None else (" WHERE status = ?", [status])

@@ -211,14 +211,13 @@ class IncrementalState:
         catalog = self.storage.catalog
         if catalog is None:
             raise RuntimeError("incremental lookup before the archive storage was opened")
-        rows = catalog.captures(url=url)
-        if not rows:
+        found = catalog.capture_history(url)
+        if found is None:
             return None
-        first_seen, last_seen = parse_iso(rows[0]["fetched_at"]), parse_iso(rows[-1]["fetched_at"])
-        full = [r for r in rows if r["warc_type"] == "response"]
+        first, latest, row = found
+        first_seen, last_seen = parse_iso(first["fetched_at"]), parse_iso(latest["fetched_at"])
         previous = None
-        if full:
-            row = full[-1]
+        if row is not None:
             location = WarcLocation(row["warc_filename"], row["warc_offset"], row["warc_length"],
                                     row["record_id"], row["payload_digest"])
             previous = PreviousCapture(url, parse_iso(row["fetched_at"]), int(row["status"] or 0), location)

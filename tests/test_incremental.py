@@ -318,3 +318,18 @@ def test_a_sitemap_date_newer_than_the_last_capture_makes_an_old_article_due(tmp
     assert stats["incremental/not_due"] == 2 and stats["incremental/changed_articles"] == 1
     versions = [r for r in records(data_dir) if r["url"] == edited.url]
     assert [(r["run_id"], r["version"]) for r in versions] == [("first", 1), ("second", 2)]
+
+
+def test_capture_history_gives_first_latest_and_latest_full_capture(tmp_path: Path) -> None:
+    url = "http://example.org/a"
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        assert catalog.capture_history(url) is None
+        for i, kind in enumerate(["response", "response", "revisit", "revisit"]):
+            catalog.add_capture(url=url, fetched_at=f"2026-11-2{i}T10:00:00Z", status=200 if kind == "response" else 304,
+                                mime="text/html", payload_digest="sha1:X", warc_filename="f.warc.gz", warc_offset=i,
+                                warc_length=10, record_id=f"<urn:uuid:{i}>", warc_type=kind, run_id=f"r{i}")
+        found = catalog.capture_history(url)
+    assert found is not None
+    first, latest, full = found
+    assert (first["record_id"], latest["record_id"]) == ("<urn:uuid:0>", "<urn:uuid:3>")
+    assert full is not None and full["record_id"] == "<urn:uuid:1>"
