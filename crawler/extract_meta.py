@@ -37,6 +37,7 @@ class Metadata:
     image: str | None
     categories: tuple[str, ...]
     tags: tuple[str, ...]
+    article_body: str | None = None  # JSON-LD articleBody, the publisher's own plain text of the article
 
 
 _WS = re.compile(r"\s+")
@@ -140,6 +141,7 @@ def extract_metadata(tree: HtmlElement, url: str, headers: Mapping[str, str] | N
         categories=_terms(_ld_values(s, "articleSection"), s.meta.get("article:section", [])),
         tags=_terms(_ld_values(s, "keywords"), s.meta.get("article:tag", []), s.meta.get("news_keywords", []),
                     s.meta.get("keywords", [])),
+        article_body=next((b for b in (ld_text(o.get("articleBody")) for o in s.articles) if b), None),
     )
 
 

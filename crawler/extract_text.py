@@ -18,6 +18,7 @@ from trafilatura import bare_extraction
 from trafilatura.settings import Document
 
 _WS = re.compile(r"\s+")
+_SHORT_TEXT = 500  # below this many characters, a longer JSON-LD articleBody replaces the extracted text
 # class names that mark the lead paragraph of an article (English, German, French, Spanish, Polish, Czech)
 _LEAD_CLASS = re.compile(
     r"(?:^|[-_ ])(?:lead|intro|teaser-text|excerpt|standfirst|chapo|subheadline|sub-headline|dek|deck|summary|"
@@ -43,10 +44,16 @@ _BOILERPLATE_LINE = re.compile(
     re.I)
 
 
-def article_text(tree: HtmlElement, url: str) -> str:
-    """The article body of the page parsed as `tree` (trafilatura works on its own copy)."""
+def article_text(tree: HtmlElement, url: str, declared_body: str | None = None) -> str:
+    """The article body of the page parsed as `tree` (trafilatura works on its own copy).
+
+    `declared_body` is the page's JSON-LD articleBody: it replaces an extraction that came out nearly
+    empty (articles rendered by script keep their text only there).
+    """
     doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False, include_tables=True)
     text = doc.text if isinstance(doc, Document) and doc.text else ""
+    if declared_body and len(text) < _SHORT_TEXT and len(declared_body) > 2 * len(text):
+        return drop_boilerplate_lines(declared_body.strip())
     if not text:
         return ""
     lead = lead_paragraph(tree, text)

@@ -64,7 +64,7 @@ def extract(html: str, url: str, headers: Mapping[str, str] | None = None) -> Ex
         return EMPTY
     meta = extract_metadata(tree, url, headers)
     return Extraction(
-        text=article_text(tree, url),
+        text=article_text(tree, url, meta.article_body),
         title=meta.title,
         authors=meta.authors,
         published=meta.published,
