@@ -181,7 +181,8 @@ def scan_warc(path: Path, filename: str | None = None) -> IndexScan:
                 break
             if failed_at >= size:
                 break
-            pos = _resync(fh, failed_at + 1, gzipped)
+            # always forward: a huge Content-Length can make warcio report a negative offset (fuzz test)
+            pos = _resync(fh, max(failed_at, pos) + 1, gzipped)
             if pos < 0:
                 break
     return IndexScan(path, tuple(lines), tuple(problems))
