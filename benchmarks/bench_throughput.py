@@ -1,9 +1,9 @@
 """Throughput and memory of the crawler next to wget and plain Scrapy, on one generated site, in one run.
 
-    python benchmarks/bench_throughput.py [--articles 5000] [--large] [--only wget,plain,...] [--no-profile]
+    python benchmarks/bench_throughput.py [--articles 5000] [--only STEP,...] [--port 18080] [--no-write]
 
-Serves ``shared/benchsite`` (generated once into the work directory, default /tmp/newsarchiver-bench)
-with nginx on 127.0.0.1 and crawls it, one after the other, with:
+Serves ``shared/benchsite`` (generated once into the work directory, default /tmp/newsarchiver-bench,
+``$BENCH_WORKDIR``) with nginx on 127.0.0.1 and crawls it, one after the other, with:
 
   wget      ``wget --recursive --warc-file`` (robots on, one connection, as wget does)
   plain     a plain Scrapy CrawlSpider that only follows links (benchmarks/baselines.py)
@@ -11,26 +11,35 @@ with nginx on 127.0.0.1 and crawls it, one after the other, with:
   archive   ``crawler crawl news --no-extract`` (WARC + catalog; records filled later by reextract)
   full      ``crawler crawl news`` (extraction in the process pool)
 
-then profiles the last two with py-spy, times extraction alone, ``crawler index`` against
-``cdxj-indexer``, ``crawler reextract`` and ``crawler replay get`` where those verbs exist, and with
-``--large`` repeats the archive crawl on a 50,000-article site for the memory figure. Everything is
-written to the ``## Throughput`` section of benchmarks/RESULTS.md. Needs nginx and wget (installed with
-apt-get when run as root), py-spy and cdxj-indexer (pip-installed into the virtualenv when missing).
+then ``profile`` (py-spy over the first 1,500 pages of the last two), ``extract`` (speed and text F1
+of trafilatura, the default engine and the fast one on 200 articles) and ``post``: ``crawler index`` against ``cdxj-indexer``, ``replay get`` latency and ``crawler reextract`` against
+trafilatura in a process pool, on a copy of the archive-mode crawl. Each step's result is kept in
+WORKDIR/results-ARTICLES/, so ``--only archive,full`` re-measures two runs and the report keeps the rest
+(with the time each was measured). The memory figure needs the 50,000-article run, opt-in because it
+takes a while (4 GB of site, ~20 minutes on an idle machine):
+``python benchmarks/bench_throughput.py --articles 50000 --only archive`` (then rerun the 5,000 report).
+Everything is written to the ``## Throughput`` section of benchmarks/RESULTS.md. Needs nginx and wget
+(installed with apt-get when run as root), py-spy and cdxj-indexer (pip-installed into the virtualenv).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import postcrawl  # noqa: E402
 from harness import (  # noqa: E402
+    BENCHSITE,
     REPO,
     VENV_BIN,
     BenchSkip,
@@ -47,7 +56,8 @@ from harness import (  # noqa: E402
 from profiles import summarize, to_markdown  # noqa: E402
 
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
-RUNS = ("wget", "plain", "naive", "archive", "full")
+CRAWLS = ("wget", "plain", "naive", "archive", "full")
+STEPS = (*CRAWLS, "profile", "extract", "post")
 
 
 @dataclass
@@ -57,7 +67,8 @@ class Result:
     m: Measurement
     pages: int
     note: str = ""
-    extra: dict[str, float] = field(default_factory=dict)
+    when: str = ""
+    data_dir: str = ""
 
     @property
     def rate(self) -> float:
@@ -66,6 +77,26 @@ class Result:
     @property
     def cpu_ms(self) -> float:
         return self.m.per_page(self.pages)[1]
+
+    @property
+    def main_ms(self) -> float:
+        return 1000 * self.m.main_thread_cpu_s / self.pages if self.pages else 0.0
+
+    @property
+    def bound(self) -> float:
+        """Pages/s this run's CPU use allows on an idle machine: its busiest thread or all cores, the lower."""
+        per_page = max(self.main_ms, self.cpu_ms / (os.cpu_count() or 1))
+        return 1000 / per_page if per_page else 0.0
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{self.name}.json").write_text(json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> Result:
+        d = json.loads(path.read_text())
+        d["m"] = Measurement(**d["m"])
+        return cls(**d)
 
 
 def count_responses(warcs: list[Path]) -> tuple[int, int]:
@@ -113,7 +144,7 @@ def run_ours(name: str, base: str, data_dir: Path, *extra: str) -> Result:
     pages, urls = count_responses(sorted((data_dir / "warc").glob("*.warc.gz")))
     label = {"archive": "this crawler, archive mode (`--no-extract`)",
              "full": "this crawler, full pipeline (extraction on)"}.get(name, name)
-    return Result(name, label, m, pages, f"{urls} URLs")
+    return Result(name, label, m, pages, f"{urls} URLs", data_dir=str(data_dir))
 
 
 def profile_ours(base: str, data_dir: Path, out: Path, *extra: str) -> Path:
@@ -124,137 +155,238 @@ def profile_ours(base: str, data_dir: Path, out: Path, *extra: str) -> Path:
     return out
 
 
+def _f1(got: str, want: str) -> float:
+    """Bag-of-words F1 of an extracted text against the true article text."""
+    from collections import Counter
+
+    g, w = Counter(got.split()), Counter(want.split())
+    common = sum((g & w).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(g.values()), common / sum(w.values())
+    return 2 * precision * recall / (precision + recall)
+
+
 def extraction_speed(site: Path, n: int = 200) -> dict[str, float]:
-    """CPU ms/page of trafilatura alone and of the project's extract(), one core, on n article pages."""
+    """CPU ms/page and text F1 (against truth.jsonl) of trafilatura alone, the project's extract() and the
+    fast engine, one core, on n article pages read from disk."""
     import trafilatura
 
     from crawler.extraction import extract
+    from crawler.extraction_fast import extract_fast
 
-    paths = [site / p.lstrip("/") / "index.html" for p in (site / "urls.txt").read_text().split()[:n]]
-    pages = [p.read_text(encoding="utf-8") for p in paths]
+    truths = [json.loads(line) for line in (site / "truth.jsonl").read_text().splitlines()[:n]]
+    pages = [(site / t["path"].lstrip("/") / "index.html").read_text(encoding="utf-8") for t in truths]
+    engines = {
+        "trafilatura": lambda h, u: json.loads(trafilatura.extract(h, url=u, output_format="json",
+                                                                    with_metadata=True) or "{}").get("text", ""),
+        "extract": lambda h, u: extract(h, u, {}).text,
+        "fast": lambda h, u: extract_fast(h, u, {}).text,
+    }
     out: dict[str, float] = {}
-    for name, fn in (("trafilatura", lambda h: trafilatura.extract(h, output_format="json", with_metadata=True)),
-                     ("extract", lambda h: extract(h, "http://127.0.0.1/a", {}))):
-        fn(pages[0])
+    for name, fn in engines.items():
+        fn(pages[0], truths[0]["url"])
         t = time.process_time()
-        for html in pages:
-            fn(html)
+        texts = [fn(html, truth["url"]) for html, truth in zip(pages, truths, strict=True)]
         out[name] = 1000 * (time.process_time() - t) / len(pages)
+        out[f"{name}_f1"] = sum(_f1(x, t["text"]) for x, t in zip(texts, truths, strict=True)) / len(truths)
     return out
 
 
-def has_verb(verb: str) -> bool:
-    import subprocess
-
-    proc = subprocess.run([sys.executable, "-m", "crawler.cli", verb, "--help"], cwd=REPO,
-                          capture_output=True)
-    return proc.returncode == 0
+def devset_scores(limit: int = 200) -> dict[str, str]:
+    """The extraction-dev set's score line (body F1, metadata, pages/s) for the default and the fast engine."""
+    devset = BENCHSITE.parent / "extraction-dev" / "score.py"
+    if not devset.is_file():
+        return {}
+    out = {}
+    for name, func in (("extract", "crawler.extraction:extract"), ("fast", "crawler.extraction_fast:extract_fast")):
+        proc = subprocess.run([sys.executable, str(devset), "--func", func, "--jobs", str(os.cpu_count() or 1),
+                               "--limit", str(limit)], cwd=devset.parent, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        line = [x for x in proc.stdout.splitlines() if x.startswith("dev:")]
+        out[name] = line[-1].removeprefix("dev:").strip() if line else f"score.py failed: {proc.stderr[-300:]}"
+    return out
 
 
 def fmt(x: float, digits: int = 0) -> str:
     return f"{x:,.{digits}f}"
 
 
-def report(results: dict[str, Result], ext: dict[str, float], profiles: list[str], extra: list[str],
-           articles: int, started: datetime) -> str:
-    lines = [f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}; `benchmarks/bench_throughput.py`, "
-             f"site `shared/benchsite` with {articles:,} articles served by nginx on 127.0.0.1, robots on, no "
-             "delays; Scrapy runs use 16 requests at once, 4 per site. *pages* = HTTP responses archived "
-             "(WARC response records; Scrapy's response count for the plain spider). CPU = user+system of the "
-             "whole process tree (pool workers included). Load = 1-minute load average when the run started: "
-             "the machine is shared, and anything above ~0.5 means the wall-clock figures are pessimistic.",
-             "", "| run | pages | wall s | pages/s | CPU ms/page | peak RSS MB (main / tree) | vs wget | load |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+def crawl_table(results: dict[str, Result]) -> list[str]:
+    lines = ["| run | pages | wall s | pages/s | vs wget | CPU ms/page | main thread ms/page | CPU-bound pages/s "
+             "| peak RSS MB (main / tree) | load | when (UTC) |", "|---|" + "---:|" * 10]
     wget = results.get("wget")
     for r in results.values():
         ratio = f"{r.rate / wget.rate:.2f}x" if wget and wget.rate else "-"
-        lines.append(f"| {r.label} | {fmt(r.pages)} | {fmt(r.m.wall_s, 1)} | {fmt(r.rate, 1)} | "
-                     f"{fmt(r.cpu_ms, 1)} | {fmt(r.m.peak_rss_mb)} / {fmt(r.m.peak_tree_rss_mb)} | {ratio} | "
-                     f"{r.m.load_before:.1f} |")
-    lines.append("")
+        lines.append(f"| {r.label} | {fmt(r.pages)} | {fmt(r.m.wall_s, 1)} | {fmt(r.rate, 1)} | {ratio} | "
+                     f"{fmt(r.cpu_ms, 1)} | {fmt(r.main_ms, 1)} | {fmt(r.bound)} | "
+                     f"{fmt(r.m.peak_rss_mb)} / {fmt(r.m.peak_tree_rss_mb)} | {r.m.load_before:.1f} | {r.when} |")
+    return lines
+
+
+def goal_lines(results: dict[str, Result], post: dict[str, Any], large: Result | None) -> list[str]:
     goals = []
-    if "archive" in results and wget:
-        goals.append(f"- **Archive mode vs wget** (goal >= 1.0): {results['archive'].rate / wget.rate:.2f}x "
-                     f"({fmt(results['archive'].rate, 1)} vs {fmt(wget.rate, 1)} pages/s); CPU per page "
-                     f"{fmt(results['archive'].cpu_ms, 1)} ms vs wget's {fmt(wget.cpu_ms, 1)} ms.")
-    if "full" in results and "naive" in results and results["naive"].rate:
-        full, naive = results["full"], results["naive"]
-        goals.append(f"- **Full pipeline vs naive archiver** (goal >= 1.7): {full.rate / naive.rate:.2f}x "
-                     f"({fmt(full.rate, 1)} vs {fmt(naive.rate, 1)} pages/s).")
-        if "archive" in results and ext.get("extract"):
-            cores = os.cpu_count() or 1
-            ceiling = cores * 1000 / (results["archive"].cpu_ms + ext["extract"])
-            goals.append(f"- **Ceiling of the full pipeline** on {cores} cores: {cores} / (crawl "
-                         f"{fmt(results['archive'].cpu_ms, 1)} ms + extraction {fmt(ext['extract'], 1)} ms per "
-                         f"page) = {fmt(ceiling, 1)} pages/s, i.e. {ceiling / naive.rate:.2f}x the naive "
-                         f"archiver at best; measured {full.rate / ceiling:.0%} of it.")
+    wget, archive, full, naive = (results.get(k) for k in ("wget", "archive", "full", "naive"))
+    cores = os.cpu_count() or 1
+    if archive and wget:
+        goals.append(f"- **Archive mode vs wget** (goal >= 1.0x): measured {archive.rate / wget.rate:.2f}x "
+                     f"({fmt(archive.rate, 1)} vs {fmt(wget.rate, 1)} pages/s); CPU-bound limits "
+                     f"{fmt(archive.bound)} vs {fmt(wget.bound)} pages/s = {archive.bound / wget.bound:.2f}x. "
+                     f"CPU per page {fmt(archive.cpu_ms, 1)} ms ({fmt(archive.main_ms, 1)} ms on the reactor "
+                     f"thread) vs wget's {fmt(wget.cpu_ms, 1)} ms.")
+    if full and naive and naive.rate:
+        goals.append(f"- **Full pipeline vs naive archiver** (goal >= 1.7x): measured {full.rate / naive.rate:.2f}x "
+                     f"({fmt(full.rate, 1)} vs {fmt(naive.rate, 1)} pages/s); CPU-bound limits "
+                     f"{fmt(full.bound)} vs {fmt(naive.bound)} pages/s = {full.bound / naive.bound:.2f}x.")
+    ext = post.get("extract_ms") or {}
+    if full and archive and naive and ext.get("extract"):
+        ceiling = cores * 1000 / (archive.cpu_ms + ext["extract"])
+        goals.append(f"- **Ceiling of the full pipeline** on {cores} cores: {cores} / (crawl {fmt(archive.cpu_ms, 1)} ms "
+                     f"+ extraction {fmt(ext['extract'], 1)} ms per page) = {fmt(ceiling, 1)} pages/s, i.e. "
+                     f"{ceiling / naive.bound:.2f}x the naive archiver's CPU-bound limit at best.")
     if ext:
-        goals.append(f"- **Extraction alone**, one core, 200 article pages from disk: trafilatura "
-                     f"{fmt(ext['trafilatura'], 1)} ms/page ({fmt(1000 / ext['trafilatura'], 1)} pages/s), the "
-                     f"project's `extract()` {fmt(ext['extract'], 1)} ms/page ({fmt(1000 / ext['extract'], 1)} "
-                     "pages/s).")
-    lines += goals + [""] + extra
+        f1 = {k: f" (text F1 {ext[k + '_f1']:.3f})" if k + "_f1" in ext else "" for k in ("trafilatura", "extract", "fast")}
+        goals.append(f"- **Extraction alone**, one core, 200 article pages from disk, bag-of-words F1 against "
+                     f"the site's truth.jsonl: trafilatura {fmt(ext['trafilatura'], 1)} ms/page{f1['trafilatura']}, "
+                     f"the project's `extract()` (default engine) {fmt(ext['extract'], 1)} ms/page{f1['extract']}"
+                     + (f", the fast engine (`-s EXTRACT_ENGINE=fast`, resiliparse) {fmt(ext['fast'], 1)} ms/page"
+                        f"{f1['fast']} = {ext['extract'] / ext['fast']:.1f}x faster than the default." if "fast" in ext
+                        else "."))
+    if archive:
+        if large:
+            goals.append(f"- **Memory** (goal: 50,000 articles within 1.25x of 5,000): archive-mode peak RSS "
+                         f"{fmt(large.m.peak_rss_mb)} MB for {fmt(large.pages)} pages vs {fmt(archive.m.peak_rss_mb)} "
+                         f"MB for {fmt(archive.pages)} pages = {large.m.peak_rss_mb / archive.m.peak_rss_mb:.2f}x "
+                         f"(50,000-article run of {large.when}).")
+        else:
+            goals.append(f"- **Memory**: archive-mode peak RSS {fmt(archive.m.peak_rss_mb)} MB for "
+                         f"{fmt(archive.pages)} pages; the 50,000-article run is opt-in (see the script's "
+                         "docstring) and has not been measured into this report.")
+    dev = post.get("devset")
+    if dev:
+        goals.append(f"- **Extraction on real pages** (`shared/extraction-dev`, first 200 of 990 pages, "
+                     f"{os.cpu_count()} jobs): default engine {dev.get('extract')}; fast engine {dev.get('fast')}.")
+    re_, pool = post.get("reextract"), post.get("trafilatura_pool")
+    if re_ and pool:
+        goals.append(f"- **Re-extraction** (goal >= 0.9x): `crawler reextract` {fmt(re_['rate'], 1)} pages/s "
+                     f"({fmt(re_['pages'])} pages, {fmt(re_['cpu_ms'], 1)} CPU ms/page) vs trafilatura alone in a "
+                     f"{cores}-process pool on the same site's {fmt(pool['pages'])} HTML files read from disk "
+                     f"{fmt(pool['rate'], 1)} pages/s = {re_['rate'] / pool['rate']:.2f}x.")
+    idx = post.get("index")
+    if idx and idx.get("cdxj_indexer_s"):
+        goals.append(f"- **Index** (goal >= 1.0x): `crawler index` {fmt(idx['ours_s'], 2)} s "
+                     f"({fmt(idx['ours_cpu_s'], 2)} s CPU) vs `cdxj-indexer` {fmt(idx['cdxj_indexer_s'], 2)} s "
+                     f"({fmt(idx['cdxj_indexer_cpu_s'], 2)} s CPU) for {fmt(idx['lines'])} index lines = "
+                     f"{idx['cdxj_indexer_s'] / idx['ours_s']:.2f}x (CPU {idx['cdxj_indexer_cpu_s'] / idx['ours_cpu_s']:.2f}x).")
+    rp = post.get("replay")
+    if rp:
+        goals.append(f"- **Replay get** (goal p95 < 50 ms on 50,000 captures; measured on this archive's "
+                     f"{fmt(rp['captures'])} 200-captures): lookup + WARC read in-process p50 "
+                     f"{fmt(rp['lib_p50_ms'], 1)} ms, p95 {fmt(rp['lib_p95_ms'], 1)} ms; the whole `crawler replay "
+                     f"get` process (interpreter start included) p50 {fmt(rp['cli_p50_ms'])} ms, p95 "
+                     f"{fmt(rp['cli_p95_ms'])} ms.")
+    return goals
+
+
+def report(results: dict[str, Result], post: dict[str, Any], profiles: list[str], articles: int,
+           large: Result | None = None) -> str:
+    lines = [f"Machine: {machine()}. Written by `benchmarks/bench_throughput.py` "
+             f"(`make bench`); site `shared/benchsite` with {articles:,} articles served by nginx on 127.0.0.1, "
+             "robots on, no delays; the Scrapy runs use 16 requests at once, 4 per site.",
+             "",
+             "*pages* = HTTP responses archived (WARC response records; Scrapy's response count for the plain "
+             "spider). *CPU* = user+system of the whole process tree, pool workers included. *main thread* = "
+             "the CPU of the process's main (reactor) thread alone. *CPU-bound pages/s* = 1000 / max(main thread "
+             f"ms, CPU ms / {os.cpu_count()} cores): the rate this CPU use allows on an idle machine. *load* = "
+             "1-minute load average when the run started: the machine is shared, and above ~1 the wall-clock "
+             "figures (pages/s) say more about the neighbours than about the crawler; compare the CPU figures.",
+             "", *crawl_table(results), "", *goal_lines(results, post, large)]
     if profiles:
-        lines += ["", "### Where the time goes", ""] + profiles
+        lines += ["", "### Where the time goes", "", *profiles]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--articles", type=int, default=5000)
-    ap.add_argument("--large", action="store_true", help="also crawl a 50,000-article site (memory figure)")
-    ap.add_argument("--only", default=",".join(RUNS), help=f"comma-separated subset of {','.join(RUNS)}")
-    ap.add_argument("--no-profile", action="store_true", help="skip the py-spy profiles")
+    ap.add_argument("--only", default=",".join(STEPS),
+                    help=f"comma-separated subset of {','.join(STEPS)}; the report keeps the latest result of "
+                         "the steps not run")
     ap.add_argument("--workdir", type=Path, default=Path(os.environ.get("BENCH_WORKDIR", "/tmp/newsarchiver-bench")))
     ap.add_argument("--port", type=int, default=18080)
     ap.add_argument("--no-write", action="store_true", help="print the section instead of writing RESULTS.md")
     args = ap.parse_args(argv)
     only = [r for r in args.only.split(",") if r]
-    started = datetime.now(UTC)
+    unknown = sorted(set(only) - set(STEPS))
+    if unknown:
+        ap.error(f"unknown step(s) {', '.join(unknown)}; choose from {', '.join(STEPS)}")
     try:
         need_tools("nginx", "wget")
         need_python_tools("py-spy", "cdxj-indexer")
         args.workdir.mkdir(parents=True, exist_ok=True)
-        port = args.port if port_is_free(args.port) else None
-        if port is None:
+        if not port_is_free(args.port):
             raise BenchSkip(f"port {args.port} is busy; pass --port with a free one")
-        site = generated_site(args.workdir, args.articles, port)
+        site = generated_site(args.workdir, args.articles, args.port)
     except BenchSkip as exc:
         print(f"bench_throughput: skipped: {exc}", file=sys.stderr)
         return 0
-    stamp = started.strftime("%Y%m%dT%H%M%S")
-    out = args.workdir / f"run-{stamp}"
+    out = args.workdir / f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     out.mkdir(parents=True)
+    saved = args.workdir / f"results-{args.articles}"
     results: dict[str, Result] = {}
-    profiles: list[str] = []
-    extra: list[str] = []
-    with nginx(site, port, args.workdir) as base:
-        for name in only:
-            print(f"[{datetime.now(UTC):%H:%M:%S}] {name} ...", flush=True)
+
+    def step(name: str) -> None:
+        print(f"[{datetime.now(UTC):%H:%M:%S}] {name} ...", flush=True)
+
+    with nginx(site, args.port, args.workdir) as base:
+        for name in (n for n in CRAWLS if n in only):
+            step(name)
             if name == "wget":
                 r = run_wget(base, out / "wget")
             elif name in ("plain", "naive"):
                 r = run_baseline(name, base, out / name)
-            elif name == "archive":
-                r = run_ours(name, base, out / "archive", "--no-extract")
-            elif name == "full":
-                r = run_ours(name, base, out / "full")
             else:
-                raise SystemExit(f"unknown run {name!r}; choose from {', '.join(RUNS)}")
-            if r.m.returncode != 0:
-                print(f"  {name} exited {r.m.returncode}; log under {out}", file=sys.stderr)
-            results[name] = r
-            print(f"  {r.pages} pages in {r.m.wall_s:.1f} s: {r.rate:.1f} pages/s, {r.cpu_ms:.1f} CPU ms/page, "
-                  f"peak RSS {r.m.peak_rss_mb:.0f} MB (tree {r.m.peak_tree_rss_mb:.0f} MB)", flush=True)
-        if not args.no_profile:
+                r = run_ours(name, base, out / name, *(["--no-extract"] if name == "archive" else []))
+            r.when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+            if r.m.returncode not in (0, 8):  # wget: 8 = some pages were 404 (the site has a few on purpose)
+                print(f"  {name} exited {r.m.returncode}; see the logs under {out}", file=sys.stderr)
+            r.save(saved)
+            print(f"  {r.pages} pages in {r.m.wall_s:.1f} s: {r.rate:.1f} pages/s, {r.cpu_ms:.1f} CPU ms/page "
+                  f"({r.main_ms:.1f} main thread), peak RSS {r.m.peak_rss_mb:.0f} MB "
+                  f"(tree {r.m.peak_tree_rss_mb:.0f} MB)", flush=True)
+        for name in CRAWLS:
+            if (saved / f"{name}.json").exists():
+                results[name] = Result.load(saved / f"{name}.json")
+        if "profile" in only:
+            profiles = []
             for name, flags in (("archive", ("--no-extract",)), ("full", ())):
-                print(f"[{datetime.now(UTC):%H:%M:%S}] profile {name} ...", flush=True)
+                step(f"profile {name}")
                 prof = profile_ours(base, out / f"profile-{name}", out / f"profile-{name}.txt", *flags)
                 label = results[name].label if name in results else name
                 profiles.append(to_markdown(f"{label}, first 1,500 pages", summarize(prof)))
-    print(f"[{datetime.now(UTC):%H:%M:%S}] extraction alone ...", flush=True)
-    ext = extraction_speed(site)
-    section = report(results, ext, profiles, extra, args.articles, started)
+            (saved / "profiles.md").write_text("\n".join(profiles))
+    post: dict[str, Any] = json.loads((saved / "post.json").read_text()) if (saved / "post.json").exists() else {}
+    if "extract" in only:
+        step("extraction alone")
+        post["extract_ms"] = extraction_speed(site)
+        post["devset"] = devset_scores()
+    if "post" in only:
+        archive = results.get("archive")
+        if archive and Path(archive.data_dir).is_dir():
+            data = postcrawl.copy_archive(Path(archive.data_dir), out / "post-data")
+            step("index")
+            post["index"] = postcrawl.index_speed(data, out)
+            step("replay get")
+            post["replay"] = postcrawl.replay_latency(data)
+            step("reextract")
+            post["reextract"] = postcrawl.reextract(data, out / "reextract.log")
+            step("trafilatura pool")
+            post["trafilatura_pool"] = postcrawl.trafilatura_pool(site)
+    (saved / "post.json").write_text(json.dumps(post, indent=1))
+    profiles_md = [(saved / "profiles.md").read_text()] if (saved / "profiles.md").exists() else []
+    large_file = args.workdir / "results-50000" / "archive.json"
+    large = Result.load(large_file) if args.articles != 50000 and large_file.exists() else None
+    section = report(results, post, profiles_md, args.articles, large)
     if args.no_write:
         print(section)
     else:

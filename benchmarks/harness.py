@@ -38,6 +38,7 @@ class Measurement:
 
     wall_s: float
     cpu_s: float                 # user + system of the process and every descendant it waited for
+    main_thread_cpu_s: float     # CPU of the main process's main thread (the reactor), last sample
     peak_rss_mb: float           # peak RSS of the main process (sampled)
     peak_tree_rss_mb: float      # peak of the summed RSS of the process and its children (sampled)
     maxrss_mb: float             # ru_maxrss from wait4: the largest single process of the tree
@@ -59,6 +60,7 @@ def measure(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] 
     start = time.perf_counter()
     proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     peaks = [0, 0]
+    main_cpu = [0.0]
     done = threading.Event()
 
     def sample() -> None:
@@ -78,6 +80,12 @@ def measure(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] 
             except psutil.NoSuchProcess:
                 return
             peaks[0], peaks[1] = max(peaks[0], own), max(peaks[1], tree)
+            try:
+                main = [t for t in root.threads() if t.id == proc.pid]
+            except psutil.Error:
+                main = []
+            if main:
+                main_cpu[0] = main[0].user_time + main[0].system_time
             done.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -102,6 +110,7 @@ def measure(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] 
     return Measurement(
         wall_s=wall,
         cpu_s=usage.ru_utime + usage.ru_stime,
+        main_thread_cpu_s=main_cpu[0],
         peak_rss_mb=peaks[0] / 2**20,
         peak_tree_rss_mb=peaks[1] / 2**20,
         maxrss_mb=usage.ru_maxrss / 1024,
