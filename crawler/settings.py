@@ -123,6 +123,8 @@ LIMITS_RESPONSE_TIME = 45.0
 # A body cut short by the server (Content-Length not reached, connection reset) is archived as received
 # and marked WARC-Truncated: length, instead of being thrown away.
 DOWNLOAD_FAIL_ON_DATALOSS = False
+# URLs up to this length are followed (Scrapy's default, 2083, drops longer ones that sites do use).
+URLLENGTH_LIMIT = 16384
 # Only http and https: no file:, data:, ftp: or s3: fetches, whatever a page or redirect points at.
 DOWNLOAD_HANDLERS = {**DOWNLOAD_HANDLERS, "file": None, "data": None, "ftp": None, "s3": None}
 # crawler.netguard: never connect to loopback, private, link-local, cloud-metadata or other non-global
@@ -156,6 +158,7 @@ DISKFULL_ENABLED = True
 DISKFULL_MIN_FREE = 64 * 1024 * 1024
 DISKFULL_CHECK_INTERVAL = 5.0
 EXTENSIONS = {**EXTENSIONS, "crawler.diskfull.DiskSpaceGuard": 110}
+
 
 # --- Distributed crawls on a shared Redis frontier (crawler.frontier; `--frontier`, `crawler worker`) ----
 # Scrapy's own scheduler unless FRONTIER_URL (redis://HOST:PORT/DB) is set; then requests, the seen-set and

@@ -377,6 +377,14 @@ def _odd(c: Conn) -> None:
     c.html(article("Odd URL", "An odd address that still works."))
 
 
+@behaviour("odd-links")
+def _odd_links(c: Conn) -> None:
+    """A section page linking to odd URLs: over 4,000 characters, spaces and non-ASCII, dot segments."""
+    links = ["/b/odd/" + "x" * 4100, "/b/odd/with space/é?q=a b", "/b/odd/%2e%2e%2f%2e%2e%2fetc%2fpasswd"]
+    items = "".join(f'<li><a href="{href}">odd link {i}</a></li>' for i, href in enumerate(links))
+    c.html(f"<html><head><title>Odd links</title></head><body><ul>{items}</ul></body></html>")
+
+
 @behaviour("page")
 def _page(c: Conn) -> None:
     """Any /b/page/<n>: a plain article (the robots tests crawl a few of these)."""
