@@ -28,9 +28,9 @@ re-checked when its listing date (sitemap ``lastmod``, feed date; ``request.meta
 newer than its last capture, or when its re-check interval has passed: every run while it is younger
 than ``INCREMENTAL_RECENT_HOURS`` (age counted from its first capture), then every
 ``age * INCREMENTAL_REVISIT_FACTOR``, at most ``INCREMENTAL_MAX_INTERVAL_HOURS``. Otherwise the request is
-dropped (``IgnoreRequest``, counted as ``incremental/not_due``). A listing date only helps when the
-listing is where the spider meets the URL first (seed a feed or sitemap for that): the spider requests
-each URL once per run. (A news sitemap's publication date never makes an article due; such sitemaps list
+dropped (``IgnoreRequest``, counted as ``incremental/not_due``). The listing date is the newest any
+listing of the run gave for the URL by the time its request is downloaded (``spider.listing_dates``); a
+listing parsed after that comes too late, since the spider requests each URL once per run. (A news sitemap's publication date never makes an article due; such sitemaps list
 the last two days, which are re-checked every run anyway.)
 
 Stats (``incremental/...``): ``conditional``, ``not_modified`` (304), ``identical`` (same digest),
@@ -253,8 +253,7 @@ class IncrementalMiddleware:
             return None
         previous, first_seen, last_seen, record = found
         if record is not None and record.get("kind") == "article" and request.meta.get(_ROLE) != "seed":
-            listed = request.meta.get(LISTING_DATE)
-            listed_at = parse_iso(listed) if isinstance(listed, str | datetime) else None
+            listed_at = self._listed_at(request)
             if not self.state.policy.due(self.state.clock(), first_seen, last_seen, listed_at):
                 self.state.inc("not_due")
                 raise IgnoreRequest(f"{request.url}: captured {last_seen:%Y-%m-%d %H:%M}Z, not due for a re-check")
@@ -272,6 +271,18 @@ class IncrementalMiddleware:
                 self.state.inc("conditional")
         request.meta[REVISIT_OF] = previous.to_meta()
         return None
+
+    def _listed_at(self, request: Request) -> datetime | None:
+        """The newest listing date of the URL: the request's own, or a newer one a later listing gave."""
+        dates = []
+        listed = request.meta.get(LISTING_DATE)
+        if isinstance(listed, str | datetime):
+            dates.append(parse_iso(listed))
+        spider = getattr(self.state.crawler, "spider", None)
+        newest = getattr(spider, "listing_dates", {}).get(request.url)
+        if isinstance(newest, datetime):
+            dates.append(parse_iso(newest))
+        return max(dates) if dates else None
 
     def _from_warc(self, previous: PreviousCapture) -> PreviousCapture:
         """The validators (ETag, Last-Modified) and exact WARC-Date of the previous capture's record."""

@@ -98,6 +98,9 @@ class NewsSpider(scrapy.Spider):
         self._discover: set[str] = set()                  # origins whose robots sitemaps are wanted
         self._robots_requested: set[str] = set()
         self._max_gunzip = 0
+        # Newest sitemap/feed date per URL over every listing of this run: crawler.incremental's revisit
+        # policy reads it when the request is downloaded, so a later listing's newer date still counts.
+        self.listing_dates: dict[str, datetime] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -233,6 +236,8 @@ class NewsSpider(scrapy.Spider):
             else:
                 if not self.scope.allows(url):
                     continue
+                if entry.date is not None and (url not in self.listing_dates or entry.date > self.listing_dates[url]):
+                    self.listing_dates[url] = entry.date         # the newest date any listing gives
                 request = self._request(url, role="page", follow=follow, hops=hops)
                 if request is not None and entry.date is not None:
                     request.meta["listing_date"] = entry.date    # crawler.incremental's revisit policy

@@ -333,3 +333,22 @@ def test_capture_history_gives_first_latest_and_latest_full_capture(tmp_path: Pa
     first, latest, full = found
     assert (first["record_id"], latest["record_id"]) == ("<urn:uuid:0>", "<urn:uuid:3>")
     assert full is not None and full["record_id"] == "<urn:uuid:1>"
+
+
+def test_the_newest_listing_date_of_the_run_counts() -> None:
+    from types import SimpleNamespace
+
+    from scrapy import Request
+
+    from crawler.incremental import IncrementalMiddleware, IncrementalState
+    from spiders.news import NewsSpider
+
+    spider = NewsSpider(seeds="http://example.org/")
+    crawler: Any = SimpleNamespace(spider=spider)        # the one thing _listed_at asks of the crawler
+    middleware = IncrementalMiddleware(IncrementalState(crawler, RevisitPolicy(), conditional=True))
+    url = "http://example.org/2026/11/27/story"
+    old, new = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 27, 9, tzinfo=UTC)
+    assert middleware._listed_at(Request(url)) is None
+    assert middleware._listed_at(Request(url, meta={"listing_date": old})) == old
+    spider.listing_dates[url] = new        # a sitemap parsed after the feed that gave the old date
+    assert middleware._listed_at(Request(url, meta={"listing_date": old})) == new
