@@ -427,7 +427,7 @@ def _authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, ...]:
 # pages (stale JSON-LD, UTC stamps across midnight, "last updated" shown as the date), and agreement
 # between independent sources is the best evidence there is.
 _DATE_WEIGHTS = {"url": 0.7, "meta": 0.6, "jsonld": 1.1, "microdata": 1.2, "time": 0.4, "visible": 1.3,
-                 "text": 0.4, "htmldate": 1.1}
+                 "text": 0.4, "htmldate": 1.1, "htmldate_original": 0.5}
 _VISIBLE_DATES = XPath(
     "//*[contains(@class,'date') or contains(@class,'Date') or contains(@class,'datum') or contains(@class,'time')"
     " or contains(@class,'publish') or contains(@class,'stand') or self::time]"
@@ -478,6 +478,9 @@ def _date_votes(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) ->
         value = find_date(tree, extensive_search=True, original_date=False, url=url)
         if value:
             votes["htmldate"] = value
+        value = find_date(tree, extensive_search=False, original_date=True, url=url)
+        if value:
+            votes["htmldate_original"] = value
     return votes
 
 

@@ -4,11 +4,20 @@ This is the one adapter between the crawler and trafilatura (an upgrade of trafi
 module and its helpers only). No Scrapy, no network, no settings: the pipeline calls `extract()` in a
 process pool and records any exception it raises.
 
-Options, chosen for the best article text on the extraction-dev set (see benchmarks/RESULTS.md):
+The page is parsed once (trafilatura's `load_html`, which also repairs common breakage); the same
+tree feeds the metadata (crawler.extract_meta) and the body (crawler.extract_text, where trafilatura
+works on its own copy).
+
+Body options, chosen on the extraction-dev set (numbers in benchmarks/RESULTS.md):
 - comments off (`include_comments=False`): a news record is the article, not the discussion;
-- `favor_precision=True`: boilerplate in the record costs more than a missed sentence;
-- trafilatura's fallbacks (readability, jusText) stay on (`no_fallback=False`);
+- trafilatura's balanced mode, not `favor_precision`: with comments off it recalls far more article
+  text, and the boilerplate lines it lets through are removed afterwards (extract_text);
+- trafilatura's fallbacks (readability, jusText) stay on; the page's JSON-LD articleBody is the
+  fallback when the extraction comes out nearly empty; a lead paragraph kept outside the body
+  container is put back;
 - tables kept, images and links left out of the text.
+Metadata does not come from trafilatura: declared JSON-LD/meta/microdata first, then the page's own
+headline and bylines, dates by a vote of independent sources (see crawler.extract_meta).
 """
 
 from __future__ import annotations
