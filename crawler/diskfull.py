@@ -81,7 +81,8 @@ class GuardedWarcWriter(WarcWriter):
         self.disk_full: BaseException | None = None
         self._good_end = 0          # end of the last complete record of the current file
 
-    def _write(self, headers: list[tuple[str, str]], block: bytes, rec_id: str, digest: str | None) -> WarcLocation:
+    def _write(self, headers: list[tuple[str, str]], block: tuple[bytes, ...], rec_id: str,
+               digest: str | None) -> WarcLocation:
         if self.disk_full is not None:
             raise DiskFullError(errno.ENOSPC, f"not writing to {self._open_path}: the disk is full")
         try:
