@@ -1,7 +1,8 @@
 """The ``crawler`` command: a thin layer over library calls, one module per verb in ``crawler/commands``.
 
 Exit codes: 0 success, 1 the work ran but failed (errors during a crawl, nothing found), 2 bad usage or
-input (unknown option, malformed URL, unknown spider, unwritable data directory), 130 interrupted.
+input (unknown option, malformed URL, unknown spider, unwritable data directory), 3 a crawl stopped because
+the disk is full, 130 interrupted (a crawl can be continued with ``crawl --resume RUN`` after either).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crawler",
         description="Archive news sites into WARC files and clean JSON records, and read them back.",
-        epilog="Run 'crawler COMMAND --help' for a command's options. Exit codes: 0 ok, 1 failed, 2 bad input.",
+        epilog="Run 'crawler COMMAND --help' for a command's options. Exit codes: 0 ok, 1 failed, 2 bad input, 3 disk full, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -10,7 +10,7 @@ that survives any crash is the archive itself, so resuming replays it:
 - ``ResumeState`` then reads the WARC files of run RUN (``warcinfo`` ``isPartOf``) for the responses
   already captured, and ``records/RUN.jsonl`` for the pages already recorded; records missing from the
   catalog (its last batch was lost) are added back;
-- ``ResumeMiddleware`` (downloader middleware, 940) answers a request for an already captured URL from
+- ``ResumeMiddleware`` (downloader middleware, 790, before the incremental middleware's 800) answers a request for an already captured URL from
   the WARC record instead of the network, once per URL: the spider sees the same response, finds the
   same links, and only what was never captured (what was in flight at the crash, and what was still
   queued) is fetched. The capture middleware does not write replayed responses again;
@@ -97,9 +97,11 @@ class ResumeState:
     """What run ``run_id`` already holds: captured responses (by URL) and recorded pages."""
 
     run_id: str
-    # url -> [(location, date)] in capture order: a URL fetched twice (robots.txt: once by the robots
-    # middleware, once by the spider) is replayed twice
-    captured: dict[str, list[tuple[WarcLocation, str]]] = field(default_factory=dict)
+    # url -> [(location, date, refers_to)] in capture order: a URL fetched twice (robots.txt: once by the
+    # robots middleware, once by the spider) is replayed twice. refers_to: for a revisit record (an
+    # unchanged page, crawler.incremental), the record id of the response holding its payload.
+    captured: dict[str, list[tuple[WarcLocation, str, str | None]]] = field(default_factory=dict)
+    responses: dict[str, WarcLocation] = field(default_factory=dict)   # record id -> response location
     recorded: set[str] = field(default_factory=set)
 
     @classmethod
@@ -110,8 +112,13 @@ class ResumeState:
                 continue
             try:
                 for rec in iter_records(path):
-                    if rec.rec_type == "response" and rec.target_uri:
-                        state.captured.setdefault(rec.target_uri, []).append((_location(rec), rec.date or ""))
+                    if rec.rec_type not in ("response", "revisit") or not rec.target_uri:
+                        continue
+                    refers_to = rec.header("WARC-Refers-To") if rec.rec_type == "revisit" else None
+                    entry = (_location(rec), rec.date or "", refers_to)
+                    state.captured.setdefault(rec.target_uri, []).append(entry)
+                    if rec.rec_type == "response" and rec.record_id:
+                        state.responses[rec.record_id] = entry[0]
             except ArchiveError as exc:  # keep what was read before the damage
                 logger.warning("resume: %s; captures after that point will be fetched again", exc)
         records = Path(data_dir) / "records" / f"{run_id}.jsonl"
@@ -125,7 +132,7 @@ class ResumeState:
 
 
 class ResumeMiddleware:
-    """Answers requests for URLs this run already captured from its WARC files (priority 940)."""
+    """Answers requests for URLs this run already captured from its WARC files (priority 790)."""
 
     def __init__(self, crawler: Crawler, storage: ArchiveStorage, run_id: str) -> None:
         self.crawler = crawler
@@ -171,23 +178,32 @@ class ResumeMiddleware:
         state = self.state
         if state is None or not state.captured.get(request.url):
             return None
-        location, date = state.captured[request.url].pop(0)
+        location, date, refers_to = state.captured[request.url].pop(0)
+        warc_dir = self.storage.data_dir / "warc"
         try:
-            rec = read_record(self.storage.data_dir / "warc" / location.filename, location.offset, location.length)
+            rec = read_record(warc_dir / location.filename, location.offset, location.length)
+            original = rec
+            if refers_to is not None:  # a revisit: the payload (and maybe the headers) are the original's
+                orig_loc = state.responses.get(refers_to)
+                if orig_loc is None:
+                    logger.info("resume: %s was a revisit of a capture outside this run; fetching it", request.url)
+                    return None
+                original = read_record(warc_dir / orig_loc.filename, orig_loc.offset, orig_loc.length)
         except ArchiveError as exc:
             logger.warning("resume: cannot replay %s (%s); fetching it again", request.url, exc)
             return None
         headers = Headers()
-        for name, value in rec.http_headers:
+        for name, value in rec.http_headers or original.http_headers:
             headers.appendlist(name, value)
-        body = rec.raw_payload
+        body = original.raw_payload
         cls = responsetypes.from_args(headers=headers, url=request.url, body=body)
         request.meta[RESUMED] = location.to_dict()
         request.meta["warc"] = location.to_dict()
         request.meta["warc_date"] = (date or "").replace("+00:00", "Z")
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value("resume/replayed")
-        return cls(url=request.url, status=rec.http_status or 200, headers=headers, body=body, flags=["resumed"],
+        status = rec.http_status if rec.http_headers else original.http_status
+        return cls(url=request.url, status=status or 200, headers=headers, body=body, flags=["resumed"],
                    request=request)
 
 

@@ -146,9 +146,11 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.limits.ResponseLimitsMiddleware": 955,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.RobotsMiddleware": 100,
-    "crawler.resume.ResumeMiddleware": 940,         # replays what the resumed run archived already
+    # replays what the resumed run archived already; before incremental (800) so no conditional request
+    "crawler.resume.ResumeMiddleware": 790,
 }
-ITEM_PIPELINES = {**ITEM_PIPELINES, "crawler.resume.ResumeFilterPipeline": 200}
+# crawler.charset: UTF-8 pages labelled ISO-8859-1/windows-1252 are extracted as UTF-8 (the WARC keeps them as sent)
+ITEM_PIPELINES = {**ITEM_PIPELINES, "crawler.resume.ResumeFilterPipeline": 200, "crawler.charset.CharsetPipeline": 280}
 # crawler.resume: the run id that `crawler crawl --resume RUN` continues (None: a new run).
 RESUME_RUN = None
 # crawler.diskfull: stop cleanly (finish reason "disk_full", exit code 3) when the data directory has less

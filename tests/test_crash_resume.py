@@ -26,7 +26,8 @@ from archive.reader import ArchiveError, iter_records, read_record
 from archive.records import validate
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "INCREMENTAL_ENABLED=False"]
+DEFAULTS = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
+FAST = [*DEFAULTS, "-s", "INCREMENTAL_ENABLED=False"]
 KILL_POINTS = int(os.environ.get("CRAWLER_SIGKILL_POINTS", "50"))
 
 
@@ -94,7 +95,8 @@ def article_gets(site: Any) -> Counter[str]:
 def test_sigterm_closes_cleanly_and_resume_fetches_nothing_twice(fresh_site: Any, tmp_path: Path) -> None:
     site = fresh_site(articles=30)
     data = tmp_path / "data"
-    proc = start("crawl", "news", "--seed", site.base_url + "/", "--data-dir", str(data), *FAST,
+    fast = DEFAULTS  # the default configuration (incremental re-crawls on), as users run it
+    proc = start("crawl", "news", "--seed", site.base_url + "/", "--data-dir", str(data), *fast,
                  "-s", "DOWNLOAD_DELAY=0.2", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "EXTRACT_WORKERS=1")
     deadline = time.monotonic() + 120
     while len(record_lines(data)) < 5 and proc.poll() is None and time.monotonic() < deadline:
@@ -112,7 +114,7 @@ def test_sigterm_closes_cleanly_and_resume_fetches_nothing_twice(fresh_site: Any
                       if rec.rec_type == "response"}
     seen_before = len(site.requests)
 
-    resumed = start("crawl", "news", "--resume", run_id, "--data-dir", str(data), *FAST)
+    resumed = start("crawl", "news", "--resume", run_id, "--data-dir", str(data), *fast)
     out, err = resumed.communicate(timeout=240)
     assert resumed.returncode == 0, err
     records = complete_records(data)

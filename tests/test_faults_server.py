@@ -295,9 +295,16 @@ def test_204_is_archived_without_a_record(crawl: Crawl) -> None:
     ("windows-1251", CYRILLIC_TEXT),
     ("meta-contradicts-header", CYRILLIC_TEXT),   # the header wins, as in browsers (HTML5 encoding sniffing)
     ("utf16-bom", UTF8_TEXT),
+    ("utf8-as-latin1", UTF8_TEXT),                # crawler.charset reads mislabelled UTF-8 as UTF-8
 ])
 def test_charsets_decode_to_the_right_text(crawl: Crawl, name: str, text: str) -> None:
     assert text in crawl.records()[crawl.server.url(name)]["text"]
+
+
+def test_mislabelled_page_is_archived_as_sent(crawl: Crawl) -> None:
+    rec = crawl.responses()[crawl.server.url("utf8-as-latin1")]
+    assert rec.http_header("Content-Type") == "text/html; charset=ISO-8859-1"
+    assert UTF8_TEXT.encode("utf-8") in rec.raw_payload
 
 
 def test_invalid_utf8_decodes_the_rest_with_replacement_characters(crawl: Crawl) -> None:
