@@ -235,6 +235,7 @@ class NewsSpider(scrapy.Spider):
                 request = self._request(url, role="listing", follow=follow, hops=hops)
             else:
                 if not self.scope.allows(url):
+                    self._count("news/entries_out_of_scope")     # e.g. a feed's links through a tracker
                     continue
                 if entry.date is not None and (url not in self.listing_dates or entry.date > self.listing_dates[url]):
                     self.listing_dates[url] = entry.date         # the newest date any listing gives
