@@ -143,6 +143,18 @@ class Policy:
         return f"{ip} is {reason}"
 
 
+def offline_public_suffixes() -> None:
+    """No request the crawl did not ask for: Scrapy's cookie middleware (``COOKIES_ENABLED``) splits
+    domains with a module-level ``TLDExtract`` built with its defaults, which download the public suffix
+    list from the internet on first use. Swap it for one that uses tldextract's bundled snapshot, as
+    ``crawler.urls`` does."""
+    from scrapy.downloadermiddlewares import cookies
+    from tldextract import TLDExtract
+
+    cookies._split_domain = TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True,
+                                       include_psl_private_domains=True)
+
+
 class GuardedResolver(CachingThreadedResolver):
     """Scrapy's caching resolver that will not resolve a host name to a non-public address unless that
     name is a seed's host or in ``NETGUARD_ALLOW`` (the middleware registers the seeds)."""
@@ -184,6 +196,7 @@ class NetGuardMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> NetGuardMiddleware:
+        offline_public_suffixes()
         if not crawler.settings.getbool("NETGUARD_ENABLED"):
             raise NotConfigured("NETGUARD_ENABLED is off")
         return cls(crawler, Policy.from_allow(crawler.settings.getlist("NETGUARD_ALLOW")))

@@ -289,6 +289,12 @@ def _redirect_to(c: Conn) -> None:
     c.reply(302, b"", extra=[("Location", c.query["to"][0])])
 
 
+@behaviour("set-cookie")
+def _set_cookie(c: Conn) -> None:
+    c.reply(200, article("Cookies", "This page sets cookies.").encode(),
+            extra=[("Set-Cookie", "session=abc; Path=/; Domain=127.0.0.1"), ("Set-Cookie", "t=1; Domain=co.uk")])
+
+
 @behaviour("echo-headers")
 def _echo_headers(c: Conn) -> None:
     lines = "".join(f"<p>{k}: {v}</p>" for k, v in c.headers)

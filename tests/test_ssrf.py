@@ -175,3 +175,17 @@ def test_seed_on_a_private_address_is_crawled(tmp_path: Path) -> None:
         crawl = run_crawl(site, [site.url("ok")], tmp_path / "data", tmp_path, SETTINGS)
         assert crawl.proc.returncode == 0, crawl.proc.stderr[-2000:]
         assert site.url("ok") in crawl.records()
+
+
+def test_cookies_on_make_no_request_for_the_public_suffix_list(tmp_path: Path) -> None:
+    # Scrapy's cookie middleware would download the public suffix list on the first cookie it sees.
+    with Misbehaving() as site:
+        crawl = run_crawl(site, [site.url("set-cookie"), site.url("ok")], tmp_path / "data", tmp_path,
+                          {**SETTINGS, "COOKIES_ENABLED": "True"})
+        assert crawl.proc.returncode == 0, crawl.proc.stderr[-2000:]
+        for line in crawl.netlog:
+            kind, where, *port = line.split(" ")
+            assert where == "127.0.0.1", line
+        cookies_sent = [v for _m, path, headers in site.requests if path == "/b/ok" for k, v in headers
+                        if k.lower() == "cookie"]
+        assert cookies_sent in ([], ["session=abc"])  # the jar worked (or the pages were fetched in parallel)
