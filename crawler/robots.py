@@ -5,7 +5,8 @@ fails. RFC 9309 (section 2.3.1) asks for:
 
 - 2xx: parse it; at least the first 500 KiB must be parsed (``ROBOTSTXT_MAX_SIZE``, cut at a line end);
 - 4xx ("unavailable"): the crawler may access any resource;
-- 5xx or a network error ("unreachable"): assume complete disallow, and try again later. Requests for
+- 5xx or a network error ("unreachable"): assume complete disallow, and try again later (but not when
+  the connection is refused or the name does not resolve: the pages would fail the same way). Requests for
   that host wait here (they hold no download slot) and the robots.txt is fetched again after
   ``ROBOTSTXT_RETRY_DELAY`` seconds, at most ``ROBOTSTXT_RETRY_TIMES`` times; if it is still unreachable,
   the waiting and later requests are dropped as disallowed, with one warning per host.
@@ -23,12 +24,13 @@ import time
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedError, IgnoreRequest
 from scrapy.http import Response
 from scrapy.robotstxt import RobotParser
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
+from twisted.internet.error import DNSLookupError
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +107,15 @@ class RobotsMiddleware(RobotsTxtMiddleware):
             self._resolve(netloc, build_from_crawler(self._parserimpl, self.crawler, b""))
             return
         self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
+        if isinstance(exc, (DownloadConnectionRefusedError, CannotResolveHostError, DNSLookupError,
+                            ConnectionRefusedError)):
+            # Nobody answers at all: the host's pages would fail the same way, so disallow at once
+            # instead of holding them for ROBOTSTXT_RETRY_DELAY (a dead site fails fast).
+            self._unreachable[netloc] = (0.0, self.retry_times + 1)
+            logger.warning("robots.txt of %s unreachable (%s): not crawling that host (RFC 9309)",
+                           netloc, f"{type(exc).__name__}: {exc}")
+            self._resolve(netloc, build_from_crawler(self._parserimpl, self.crawler, _DISALLOW_ALL))
+            return
         self._mark_unreachable(netloc, f"{type(exc).__name__}: {exc}")
 
     def _mark_unreachable(self, netloc: str, why: str) -> None:
