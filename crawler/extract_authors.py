@@ -10,6 +10,12 @@ from __future__ import annotations
 import html
 import re
 
+from lxml.etree import XPath
+from lxml.html import HtmlElement
+
+from crawler.extract_dom import clean, in_other_content, squash
+from crawler.extract_signals import Signals, ld_list, ld_text
+
 _WS = re.compile(r"\s+")
 # what bylines put before names: "By", "Von", "Posted by", "Veröffentlicht von", "Zeige alle Beiträge von"
 _LEAD_WORDS = (r"(?:post(?:ed)?|post\s+author|written|published|reported|reporting|story|words|text|texte|photos?|"
@@ -110,3 +116,122 @@ def looks_like_name(name: str) -> bool:
     words = name.split()
     return 1 <= len(words) <= 5 and all(w[:1].isupper() or w.lower() in _PARTICLES for w in words) \
         and words[0][:1].isupper()
+
+
+# ---- choosing the byline of a page ----
+
+_AUTHOR_META = ("author", "article:author", "og:article:author", "parsely-author", "sailthru.author",
+                "dc.creator", "dcterms.creator", "citation_author", "byl", "cxenseparse:author",
+                "article.author", "twitter:data1_author")
+_DOMAIN = re.compile(r"\w\.(?:com|org|net|info|de|at|ch|fr|es|it|uk|eu|io|pl|nl|be)\b", re.I)
+_BYLINES = XPath(
+    "//body//*[@rel='author' or contains(@class,'author') or contains(@class,'Author') or contains(@class,'byline')"
+    " or contains(@class,'Byline') or contains(@id,'author') or contains(@class,'autor') or contains(@class,'Autor')"
+    " or contains(@class,'writer') or contains(@class,'creator') or contains(@class,'auteur')]"
+    "[not(contains(@class,'related'))]"
+)
+# a label, then the name: "<h5>Autor:</h5>Peter Maahn", "<h4>Author</h4><p>Jane Doe</p>"
+_AUTHOR_LABELS = XPath(
+    "//body//text()[normalize-space(.)='Autor:' or normalize-space(.)='Autor' or normalize-space(.)='Author:'"
+    " or normalize-space(.)='Author' or normalize-space(.)='Autorin:' or normalize-space(.)='Autorin'"
+    " or normalize-space(.)='Text:' or normalize-space(.)='Verfasser:' or normalize-space(.)='Auteur :'"
+    " or normalize-space(.)='Auteur:' or normalize-space(.)='Autore:' or normalize-space(.)='Written by:'"
+    " or normalize-space(.)='Von:' or normalize-space(.)='By:']"
+)
+_AUTHOR_LINKS = XPath("//a[contains(@href,'/author/') or contains(@href,'/autor/') or contains(@href,'/authors/')"
+                      " or contains(@href,'/autoren/') or contains(@href,'/auteur/') or contains(@href,'/profile/')]")
+# short blocks whose text starts like a byline: "By Jane Doe", "Von Max Muster", "Par Jean Dupont"
+_TEXT_BYLINES = XPath(
+    "//body//*[self::p or self::span or self::div or self::strong or self::em or self::b or self::small or self::li]"
+    "[text()[1][starts-with(normalize-space(.),'By ') or starts-with(normalize-space(.),'Von ')"
+    " or starts-with(normalize-space(.),'Par ') or starts-with(normalize-space(.),'Por ')"
+    " or starts-with(normalize-space(.),'BY ') or starts-with(normalize-space(.),'VON ')"
+    " or starts-with(normalize-space(.),'by ') or starts-with(normalize-space(.),'von ')]]"
+)
+def _ld_authors(s: Signals, keys: set[str], *, persons: bool) -> tuple[str, ...]:
+    """JSON-LD authors of the article: persons (or untyped names) first, organizations on request."""
+    for obj in s.articles + s.pages:
+        names: list[str] = []
+        for person in ld_list(obj.get("author")) + ld_list(obj.get("creator")):
+            person = s.resolve(person)
+            if isinstance(person, dict):
+                is_org = "organization" in str(person.get("@type", "")).lower()
+                raw = ld_text(person.get("name"))
+            else:
+                is_org, raw = False, ld_text(person)
+            if raw and is_org != persons:
+                names.extend(n for n in clean_names(raw) if squash(n) not in keys)
+        if names:
+            return tuple(dict.fromkeys(names))
+    people = s.persons()
+    if persons and not s.articles and len(people) == 1:  # a blog's graph: the page and its one author
+        return tuple(n for n in clean_names(ld_text(people[0].get("name"))) if squash(n) not in keys)
+    return ()
+
+
+def _bylinetext_of(el: HtmlElement) -> str:
+    return clean(" ".join(el.itertext()))
+
+
+def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, ...]:
+    fallback: list[tuple[str, ...]] = []
+
+    def usable(raw: str | None) -> tuple[str, ...]:
+        """Names, unless they only repeat the site's name (kept as a last resort)."""
+        names = clean_names(raw)
+        if names and all(squash(n) in keys or _DOMAIN.search(n) for n in names):
+            fallback.append(names)
+            return ()
+        return tuple(n for n in names if squash(n) not in keys)  # "Jane Doe, CNN" on cnn.com: Jane Doe
+
+    names = _ld_authors(s, keys, persons=True)
+    if names:
+        return names
+    for key in _AUTHOR_META:
+        for raw in s.meta.get(key, ()):
+            names = usable(raw)
+            if names:
+                return names
+    for el in s.itemprops.get("author", []) + s.itemprops.get("creator", []):
+        if in_other_content(el):
+            continue
+        inner = el.xpath(".//*[@itemprop='name']")
+        raw = (inner[0].get("content") or _bylinetext_of(inner[0])) if inner else (el.get("content") or _bylinetext_of(el))
+        names = usable(raw)
+        if names:
+            return names
+    for el in _BYLINES(tree)[:30]:
+        raw = _bylinetext_of(el)
+        if 2 < len(raw) < 120 and not in_other_content(el):
+            names = usable(raw)
+            if names:
+                return names
+    for label in _AUTHOR_LABELS(tree)[:3]:
+        parent = label.getparent()
+        if parent is None or in_other_content(parent):
+            continue
+        if label.is_tail:  # "<b>Autor:</b> Jane Doe" has the label as the <b>'s text; here it is a tail
+            following = parent.getnext()
+        else:
+            following = parent.getnext() if not (parent.tail or "").strip() else None
+            if following is None:
+                names = usable(parent.tail)
+                if names:
+                    return names
+        if following is not None:
+            names = usable(_bylinetext_of(following))
+            if names:
+                return names
+    for el in _AUTHOR_LINKS(tree)[:10]:
+        raw = _bylinetext_of(el)
+        if 2 < len(raw) < 80 and not in_other_content(el):
+            names = usable(raw)
+            if names:
+                return names
+    for el in _TEXT_BYLINES(tree)[:10]:
+        raw = _bylinetext_of(el)
+        if len(raw) < 120 and not in_other_content(el):
+            names = tuple(n for n in usable(raw) if looks_like_name(n))
+            if names:
+                return names
+    return _ld_authors(s, keys, persons=False) or (fallback[0] if fallback else ())

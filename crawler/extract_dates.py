@@ -10,6 +10,12 @@ import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from dateutil import parser as _dateparser
+from htmldate import find_date
+from lxml.etree import XPath
+from lxml.html import HtmlElement
+
+from crawler.extract_dom import first_text, in_other_content, text_of
+from crawler.extract_signals import Signals, ld_text
 
 MIN_YEAR = 1990  # the web news era; earlier years in pages are almost always something else
 _ISO_LIKE = re.compile(r"^\s*(\d{4})-?(\d{2})-?(\d{2})(?:[T ](\d{1,2}):?(\d{2})(?::?(\d{2})(?:[.,]\d+)?)?)?\s*"
@@ -147,3 +153,101 @@ def text_date(text: str) -> str | None:
         if day and (best is None or m.start() < best[0]):
             best = (m.start(), day)
     return best[1].isoformat() if best else None
+
+
+# ---- choosing the publication date of a page ----
+
+_PUBLISHED_META = ("article:published_time", "og:published_time", "og:article:published_time",
+                   "datepublished", "article.published", "publish-date", "publish_date", "pubdate",
+                   "publishdate", "publication_date", "date.published", "parsely-pub-date",
+                   "sailthru.date", "dc.date.issued", "dcterms.issued", "dc.date", "dcterms.date",
+                   "dc.date.created", "dcterms.created", "citation_publication_date", "citation_date",
+                   "date", "article_date_original", "originalpublicationdate", "cxenseparse:recs:publishtime",
+                   "displaydate", "dateCreated".lower(), "created", "release_date")
+_MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "dc.date.modified",
+                  "dcterms.modified", "last-modified", "lastmod", "article.updated", "updated")
+# Each source of a publication date votes for its day with a weight (how often that source alone is right
+# on the extraction-dev set's even half); the day with the most weight wins. Sources disagree on a fifth of
+# pages (stale JSON-LD, UTC stamps across midnight, "last updated" shown as the date), and agreement
+# between independent sources is the best evidence there is.
+_DATE_WEIGHTS = {"url": 0.7, "meta": 0.6, "jsonld": 1.1, "microdata": 1.2, "time": 0.4, "visible": 1.3,
+                 "text": 0.4, "htmldate": 1.1, "htmldate_original": 0.5}
+_VISIBLE_DATES = XPath(
+    "//*[contains(@class,'date') or contains(@class,'Date') or contains(@class,'datum') or contains(@class,'time')"
+    " or contains(@class,'publish') or contains(@class,'stand') or self::time]"
+)
+
+
+def _date_votes(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) -> dict[str, str]:
+    """Each source's publication date (ISO 8601, as precise as the source gives it)."""
+    votes: dict[str, str] = {}
+    for obj in s.articles + s.pages:
+        value = iso_date(ld_text(obj.get("datePublished")) or ld_text(obj.get("dateCreated")))
+        if value:
+            votes["jsonld"] = value
+            break
+    for key in _PUBLISHED_META:
+        value = next((v for v in map(iso_date, s.meta.get(key, ())) if v), None)
+        if value:
+            votes["meta"] = value
+            break
+    for el in s.itemprops.get("datepublished", []) + s.itemprops.get("datecreated", []):
+        value = iso_date(el.get("content") or el.get("datetime")) or text_date(text_of(el))
+        if value:
+            votes["microdata"] = value
+            break
+    for el in tree.iter("time"):
+        value = iso_date(el.get("datetime"))
+        if value:
+            votes["time"] = value
+        break
+    for el in _VISIBLE_DATES(tree)[:40]:
+        if len(el) > 6:  # a container, not a date
+            continue
+        text = text_of(el)
+        if len(text) < 100 and not in_other_content(el):
+            value = text_date(text)
+            if value:
+                votes["visible"] = value
+                break
+    body = tree.find(".//body")
+    if body is not None:
+        value = text_date(first_text(body, 5000))
+        if value:
+            votes["text"] = value
+    value = url_date(url)
+    if value:
+        votes["url"] = value
+    if date_fallback:
+        value = find_date(tree, extensive_search=True, original_date=False, url=url)
+        if value:
+            votes["htmldate"] = value
+        value = find_date(tree, extensive_search=False, original_date=True, url=url)
+        if value:
+            votes["htmldate_original"] = value
+    return votes
+
+
+def choose_published(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) -> str | None:
+    votes = _date_votes(tree, s, url, date_fallback)
+    if not votes:
+        return None
+    tally: dict[str, float] = {}
+    for source, value in votes.items():
+        tally[value[:10]] = tally.get(value[:10], 0.0) + _DATE_WEIGHTS[source]
+    day = max(tally, key=lambda d: tally[d])  # first-seen wins a tie: JSON-LD, meta, microdata, ...
+    # the most precise value for that day: a full timestamp with its offset where a source gives one
+    return max((v for v in votes.values() if v[:10] == day), key=len)
+
+
+def choose_modified(s: Signals) -> str | None:
+    for obj in s.articles + s.pages:
+        value = iso_date(ld_text(obj.get("dateModified")))
+        if value:
+            return value
+    for key in _MODIFIED_META:
+        for raw in s.meta.get(key, ()):
+            value = iso_date(raw)
+            if value:
+                return value
+    return None

@@ -46,6 +46,14 @@ class Signals:
     def persons(self) -> list[dict[str, Any]]:
         return [o for o in self.others if "person" in str(o.get("@type", "")).lower()]
 
+    def first_ld(self, key: str) -> str | None:
+        """The first non-empty value of `key` among the article's JSON-LD objects, whitespace collapsed."""
+        for obj in self.articles:
+            value = ld_text(obj.get(key))
+            if value:
+                return " ".join(value.split())
+        return None
+
     def first_meta(self, *names: str) -> str | None:
         for name in names:
             for value in self.meta.get(name, ()):

@@ -1,0 +1,65 @@
+"""Small helpers over the parsed page shared by the metadata modules: visible text, comparison keys,
+and whether an element sits in content that is not the article's (comments, forms, page footer)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from lxml.html import HtmlElement
+
+_WS = re.compile(r"\s+")
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def clean(text: str) -> str:
+    return _WS.sub(" ", text.translate(_INVISIBLE)).strip()
+
+
+def text_of(el: HtmlElement) -> str:
+    return clean(el.text_content())
+
+
+def norm(text: str) -> str:
+    return _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def squash(text: str) -> str:
+    return "".join(c for c in norm(text) if c.isalnum())
+
+
+_OTHER_PEOPLE = re.compile(r"^(?:comments?|comment-.*|.*-comments?|commentlist|site-footer|footer|page-footer|"
+                           r"widget|related-posts|author-box|about-author)$")
+
+
+def in_other_content(el: HtmlElement) -> bool:
+    """Bylines inside comments, forms, the page footer or sidebars name someone else."""
+    node: HtmlElement | None = el
+    footer = False
+    while node is not None and node.tag not in ("body", "html"):
+        if node.tag in ("form", "aside"):
+            return True
+        if node.tag == "article":
+            return False  # an article's own <footer> holds its byline
+        footer = footer or node.tag == "footer"
+        tokens = (node.get("class") or "").lower().split() + [(node.get("id") or "").lower()]
+        if any(_OTHER_PEOPLE.match(t) for t in tokens if t):
+            return True
+        node = node.getparent()
+    return footer
+
+
+def first_text(el: HtmlElement, limit: int) -> str:
+    """The first `limit` characters of visible text under `el` (scripts and styles skipped)."""
+    parts: list[str] = []
+    size = 0
+    for node in el.iter():
+        if node.tag in ("script", "style", "noscript") or not isinstance(node.tag, str):
+            continue
+        for text in (node.text, node.tail):
+            if text and not text.isspace():
+                parts.append(text)
+                size += len(text)
+        if size > limit:
+            break
+    return " ".join(parts)[:limit]
