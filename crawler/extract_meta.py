@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
@@ -39,6 +39,7 @@ class Metadata:
 
 
 _WS = re.compile(r"\s+")
+_SITE_SEP = re.compile(r"\s+[|\-–—·•»›:]\s+")
 # separators between a headline and a site name: "Headline | Site", "Headline - Site", "Site » Headline"
 def extract_metadata(tree: HtmlElement, url: str, headers: Mapping[str, str] | None = None,
                      *, date_fallback: bool = True) -> Metadata:
@@ -52,7 +53,7 @@ def extract_metadata(tree: HtmlElement, url: str, headers: Mapping[str, str] | N
         published=choose_published(tree, s, url, date_fallback),
         modified=choose_modified(s),
         language=_language(tree, s, headers),
-        site_name=site_name,
+        site_name=site_name or _site_name_fallback(tree, url),
         description=s.first_ld("description") or s.first_meta("og:description", "description",
                                                                 "twitter:description", "dc.description"),
         canonical_url=_canonical(s, url),
@@ -108,7 +109,18 @@ def _site_name(s: Signals) -> str | None:
     return _WS.sub(" ", name).strip().lstrip("@") if name else None
 
 
-# ---- authors ----
+def _site_name_fallback(tree: HtmlElement, url: str) -> str | None:
+    """Without a declared name: the last segment of "Headline | Site" titles, else the domain's name."""
+    el = tree.find(".//title")
+    title = " ".join(el.text_content().split()) if el is not None else ""
+    parts = [p for p in _SITE_SEP.split(title) if p.strip()]
+    if len(parts) >= 2 and len(parts[-1].split()) <= 4 and len(parts[-1]) < len(parts[0]):
+        return parts[-1].strip()
+    host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
+    labels = host.split(".")
+    return labels[-2] if len(labels) >= 2 and labels[-2] else None
+
+
 
 # ---- dates ----
 
