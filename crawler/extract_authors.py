@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 
 from lxml.etree import XPath
 from lxml.html import HtmlElement
@@ -169,15 +170,24 @@ def _ld_authors(s: Signals, keys: set[str], *, persons: bool) -> tuple[str, ...]
     return ()
 
 
-def _bylinetext_of(el: HtmlElement) -> str:
+def _byline_text(el: HtmlElement) -> str:
     return clean(" ".join(el.itertext()))
 
 
 def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, ...]:
+    """The article's authors: the first source, in order of trust, that names someone other than the site."""
     fallback: list[tuple[str, ...]] = []
+    for _source, names in author_candidates(tree, s, keys, fallback):
+        return names
+    return fallback[0] if fallback else ()
+
+
+def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],
+                      fallback: list[tuple[str, ...]]) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(source, names) from each source in order of trust; names that only repeat the site's name go to
+    `fallback` instead (a last resort: press releases are often signed by the site itself)."""
 
     def usable(raw: str | None) -> tuple[str, ...]:
-        """Names, unless they only repeat the site's name (kept as a last resort)."""
         names = clean_names(raw)
         if names and all(squash(n) in keys or _DOMAIN.search(n) for n in names):
             fallback.append(names)
@@ -186,26 +196,26 @@ def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, 
 
     names = _ld_authors(s, keys, persons=True)
     if names:
-        return names
+        yield "jsonld", names
     for key in _AUTHOR_META:
         for raw in s.meta.get(key, ()):
             names = usable(raw)
             if names:
-                return names
+                yield "meta", names
     for el in s.itemprops.get("author", []) + s.itemprops.get("creator", []):
         if in_other_content(el):
             continue
         inner = el.xpath(".//*[@itemprop='name']")
-        raw = (inner[0].get("content") or _bylinetext_of(inner[0])) if inner else (el.get("content") or _bylinetext_of(el))
+        raw = (inner[0].get("content") or _byline_text(inner[0])) if inner else (el.get("content") or _byline_text(el))
         names = usable(raw)
         if names:
-            return names
+            yield "microdata", names
     for el in _BYLINES(tree)[:30]:
-        raw = _bylinetext_of(el)
+        raw = _byline_text(el)
         if 2 < len(raw) < 120 and not in_other_content(el):
             names = usable(raw)
             if names:
-                return names
+                yield "byline", names
     for label in _AUTHOR_LABELS(tree)[:3]:
         parent = label.getparent()
         if parent is None or in_other_content(parent):
@@ -217,21 +227,23 @@ def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, 
             if following is None:
                 names = usable(parent.tail)
                 if names:
-                    return names
+                    yield "label", names
         if following is not None:
-            names = usable(_bylinetext_of(following))
+            names = usable(_byline_text(following))
             if names:
-                return names
+                yield "label", names
     for el in _AUTHOR_LINKS(tree)[:10]:
-        raw = _bylinetext_of(el)
+        raw = _byline_text(el)
         if 2 < len(raw) < 80 and not in_other_content(el):
             names = usable(raw)
             if names:
-                return names
+                yield "link", names
     for el in _TEXT_BYLINES(tree)[:10]:
-        raw = _bylinetext_of(el)
+        raw = _byline_text(el)
         if len(raw) < 120 and not in_other_content(el):
             names = tuple(n for n in usable(raw) if looks_like_name(n))
             if names:
-                return names
-    return _ld_authors(s, keys, persons=False) or (fallback[0] if fallback else ())
+                yield "text", names
+    names = _ld_authors(s, keys, persons=False)
+    if names:
+        yield "jsonld-organization", names
