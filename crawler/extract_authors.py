@@ -35,6 +35,8 @@ _CUT = re.compile(
     r"|\s(?:Mo|Di|Mi|Do|Fr|Sa|So|Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s*[.,]?\s*$"
     r"|\s(?:said|says|sagt|schreibt|wrote|writes)\b.*$|\s(?:at|am|on|um)\s*$",
     re.S)
+# "Posted on September 21, 2020 by Jane Doe": a date first, then the byline
+_DATED_BY = re.compile(r"^[^|]{0,60}?\d[^|]{0,30}?\s(?:by|von|par|por|door)\s+(?=[A-ZÄÖÜÉ])")
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
 _HANDLE = re.compile(r"(?<!\w)@\w+")
 _URL = re.compile(r"^(?:https?:|www\.)|^\S+\.\w{2,4}/\S*$", re.I)
@@ -48,11 +50,11 @@ _PIPE = re.compile(r"\s+[|•·–—]\s+|\s*[|•·]\s*|\n")
 _SPLIT = re.compile(r"\s*(?:;|,|&|\+|\s(?:and|und|y|et|e|en|og|och|és)\s)\s*", re.I)
 # words that describe a role or a placeholder, never a name on their own
 _ROLE_WORDS = frozenset("""
-admin administrator administrador webmaster editor editors editorial redaktion redaktor redakteur redakteurin
+admin administrator administrador webmaster editor editors editorial redaktor redakteur redakteurin
 staff reporter reporters correspondent correspondents writer writers contributor contributors journalist
 autor autorin author authors auteur autore team guest gast anonymous anonym unknown user name datum date
 photo photos foto fotos photographer bild bilder video quelle source sources by von par por mit und and
-senior chief deputy managing political politics news newsdesk desk online digital social media weitere
+senior chief deputy managing political politics news desk online digital social media weitere
 am on at um the der die das le la el il von vom by par follow folgen share teilen more mehr
 """.split())
 _TRAILING_ROLE = re.compile(
@@ -62,7 +64,7 @@ _TRAILING_ROLE = re.compile(
     re.I)
 _DEGREES = frozenset({"phd", "md", "mba", "msc", "bsc", "ma", "ba", "rd", "rn", "dr", "prof", "jr", "sr"})
 _PLACEHOLDERS = frozenset({"no author", "unknown author", "admin", "administrator", "name", "author",
-                           "anonymous", "guest", "user", "redaktion", "staff", "editor", "gast"})
+                           "anonymous", "guest", "user", "staff", "editor", "gast"})
 
 
 def clean_names(raw: str | None, *, max_names: int = 8) -> tuple[str, ...]:
@@ -75,6 +77,9 @@ def clean_names(raw: str | None, *, max_names: int = 8) -> tuple[str, ...]:
     text = _EMAIL.sub(" ", text)
     text = _HANDLE.sub(" ", text)
     # a byline's first segment holds the names: "Jane Doe | April 14, 2021", "Jane Doe · 3 min read"
+    m = _DATED_BY.match(text)
+    if m:
+        text = text[m.end():]
     parts = [p for p in _PIPE.split(text) if p.strip()]
     names: list[str] = []
     for part in parts[:4]:
@@ -128,7 +133,8 @@ _DOMAIN = re.compile(r"\w\.(?:com|org|net|info|de|at|ch|fr|es|it|uk|eu|io|pl|nl|
 _BYLINES = XPath(
     "//body//*[@rel='author' or contains(@class,'author') or contains(@class,'Author') or contains(@class,'byline')"
     " or contains(@class,'Byline') or contains(@id,'author') or contains(@class,'autor') or contains(@class,'Autor')"
-    " or contains(@class,'writer') or contains(@class,'creator') or contains(@class,'auteur')]"
+    " or contains(@class,'writer') or contains(@class,'creator') or contains(@class,'auteur')"
+    " or contains(@class,'contributor')]"
     "[not(contains(@class,'related'))]"
 )
 # a label, then the name: "<h5>Autor:</h5>Peter Maahn", "<h4>Author</h4><p>Jane Doe</p>"

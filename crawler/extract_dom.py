@@ -29,7 +29,7 @@ def squash(text: str) -> str:
 
 
 _OTHER_PEOPLE = re.compile(r"^(?:comments?|comment-.*|.*-comments?|commentlist|site-footer|footer|page-footer|"
-                           r"widget|related-posts|author-box|about-author)$")
+                           r"related-posts|author-box|about-author)$")
 
 
 def in_other_content(el: HtmlElement) -> bool:
