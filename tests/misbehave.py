@@ -472,6 +472,10 @@ class Misbehaving:
 
     def stop(self) -> None:
         self.stopping.set()
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the server thread at once
+        except OSError:
+            pass  # not connected: close() below is enough
         self._sock.close()
         self._thread.join(timeout=5)
 
