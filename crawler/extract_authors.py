@@ -19,10 +19,11 @@ from crawler.extract_signals import Signals, ld_list, ld_text
 
 _WS = re.compile(r"\s+")
 # what bylines put before names: "By", "Von", "Posted by", "Veröffentlicht von", "Zeige alle Beiträge von"
-_LEAD_WORDS = (r"(?:post(?:ed)?|post\s+author|written|published|reported|reporting|story|words|text|texte|photos?|"
+_LEAD_WORDS = (r"(?:autoren|autorinnen|post(?:ed)?|post\s+author|written|published|reported|reporting|story|words|text|texte|photos?|"
                r"veröffentlicht|eingestellt|erstellt|geschrieben|verfasst|publiziert|beitrag|beiträge|artikel|"
                r"pressemitteilung|autor(?:in)?|authors?|auteur|autore|publié|écrit|rédigé|escrito|publicado|"
-               r"scritto|pubblicato|redakteur(?:in)?|bericht|interview|more\s+from|mehr\s+von|über|about|à\s+propos\s+de)")
+               r"scritto|pubblicato|redakteur(?:in)?|bericht|interview|more\s+from|mehr\s+von|über|about|à\s+propos\s+de|"
+               r"gespeichert|redaktion(?=\s*:))")
 _PREFIX = re.compile(
     rf"^(?:[^,;|]{{0,30}}?\b{_LEAD_WORDS}(?:\b|(?=[A-ZÄÖÜÉ]))(?:\s*(?:by|von|vom|par|por|da|de|door)\b)?\s*[:\-–—]?\s*"
     r"|(?:by|von|vom|par|por|door|av|af|di)\s*:?\s+|[~©]\s*)+",
@@ -33,7 +34,8 @@ _CUT = re.compile(
     r"freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\b.*$"
     r"|(?<=[a-zäöüß])(?:Mo|Di|Mi|Do|Fr|Sa|So|Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b.*$"
     r"|\s(?:Mo|Di|Mi|Do|Fr|Sa|So|Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s*[.,]?\s*$"
-    r"|\s(?:said|says|sagt|schreibt|wrote|writes)\b.*$|\s(?:at|am|on|um)\s*$",
+    r"|\s(?:said|says|sagt|schreibt|wrote|writes)\b.*$|\s(?:at|am|on|um)\s*$"
+    r"|\s(?:[Ii]llustrations?|[Ff]otos?|[Pp]hotos?|[Bb]ilder?|[Gg]rafik|[Vv]ideo)\b.*$|\s*\(.*$",
     re.S)
 # "Posted on September 21, 2020 by Jane Doe": a date first, then the byline
 _DATED_BY = re.compile(r"^[^|]{0,60}?\d[^|]{0,30}?\s(?:by|von|par|por|door)\s+(?=[A-ZÄÖÜÉ])")
@@ -153,8 +155,17 @@ _TEXT_BYLINES = XPath(
     "[text()[1][starts-with(normalize-space(.),'By ') or starts-with(normalize-space(.),'Von ')"
     " or starts-with(normalize-space(.),'Par ') or starts-with(normalize-space(.),'Por ')"
     " or starts-with(normalize-space(.),'BY ') or starts-with(normalize-space(.),'VON ')"
-    " or starts-with(normalize-space(.),'by ') or starts-with(normalize-space(.),'von ')]]"
+    " or starts-with(normalize-space(.),'by ') or starts-with(normalize-space(.),'von ')"
+    # "Ein Artikel von Jane Doe", "Text von Jane Doe", "Posted by Jane Doe": a short lead, then the name
+    " or (string-length(normalize-space(.)) < 40 and (contains(., ' von ') or contains(., ' by ')"
+    " or contains(., 'Autoren ') or contains(., 'Autorin ') or contains(., 'Autor '))"
+    " and (starts-with(normalize-space(.),'Ein') or starts-with(normalize-space(.),'Text')"
+    " or starts-with(normalize-space(.),'Post') or starts-with(normalize-space(.),'Written')"
+    " or starts-with(normalize-space(.),'Gespeichert') or starts-with(normalize-space(.),'Veröffentlicht')"
+    " or starts-with(normalize-space(.),'Autor')))]]"
 )
+
+
 def _ld_authors(s: Signals, keys: set[str], *, persons: bool) -> tuple[str, ...]:
     """JSON-LD authors of the article: persons (or untyped names) first, organizations on request."""
     for obj in s.articles + s.pages:
