@@ -29,8 +29,9 @@ newer than its last capture, or when its re-check interval has passed: every run
 than ``INCREMENTAL_RECENT_HOURS`` (age counted from its first capture), then every
 ``age * INCREMENTAL_REVISIT_FACTOR``, at most ``INCREMENTAL_MAX_INTERVAL_HOURS``. Otherwise the request is
 dropped (``IgnoreRequest``, counted as ``incremental/not_due``). The listing date is the newest any
-listing of the run gave for the URL by the time its request is downloaded (``spider.listing_dates``); a
-listing parsed after that comes too late, since the spider requests each URL once per run. (A news sitemap's publication date never makes an article due; such sitemaps list
+listing of the run gave for the URL (``spider.listing_dates``): when the request is downloaded, and again
+when the spider is idle, so an article met first through a link and dated anew by a sitemap parsed later
+is still fetched (``incremental/relisted``). (A news sitemap's publication date never makes an article due; such sitemaps list
 the last two days, which are re-checked every run anyway.)
 
 Stats (``incremental/...``): ``conditional``, ``not_modified`` (304), ``identical`` (same digest),
@@ -48,9 +49,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DropItem, IgnoreRequest, NotConfigured
+from scrapy.exceptions import DontCloseSpider, DropItem, IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.http.headers import Headers
 from scrapy.responsetypes import responsetypes
@@ -177,6 +178,9 @@ class IncrementalState:
         self.conditional = conditional
         self.revisits: set[str] = set()
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        # Article requests dropped as not due, with their last capture time: a listing parsed later in
+        # the run may date them anew (see ``relist``).
+        self.parked: dict[str, tuple[Request, datetime]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IncrementalState:
@@ -190,7 +194,22 @@ class IncrementalState:
             factor=settings.getfloat("INCREMENTAL_REVISIT_FACTOR", 0.25),
             max_interval=timedelta(hours=settings.getfloat("INCREMENTAL_MAX_INTERVAL_HOURS", 720.0)),
         )
-        return cls(crawler, policy, settings.getbool("INCREMENTAL_CONDITIONAL", True))
+        state = cls(crawler, policy, settings.getbool("INCREMENTAL_CONDITIONAL", True))
+        crawler.signals.connect(state.relist, signal=signals.spider_idle)
+        return state
+
+    def relist(self, spider: Spider) -> None:
+        """On spider_idle: fetch the dropped articles that a later listing dated after their last capture."""
+        dates = getattr(spider, "listing_dates", {})
+        due = [(request, dates[url]) for url, (request, last_seen) in self.parked.items()
+               if isinstance(dates.get(url), datetime) and dates[url] > last_seen]
+        if not due or self.crawler.engine is None:
+            return
+        for request, listed in due:
+            del self.parked[request.url]
+            self.inc("relisted")
+            self.crawler.engine.crawl(request.replace(dont_filter=True, meta={**request.meta, LISTING_DATE: listed}))
+        raise DontCloseSpider(f"{len(due)} article(s) dated anew by a later sitemap or feed")
 
     @property
     def storage(self) -> ArchiveStorage:
@@ -256,6 +275,7 @@ class IncrementalMiddleware:
             listed_at = self._listed_at(request)
             if not self.state.policy.due(self.state.clock(), first_seen, last_seen, listed_at):
                 self.state.inc("not_due")
+                self.state.parked[request.url] = (request, last_seen)
                 raise IgnoreRequest(f"{request.url}: captured {last_seen:%Y-%m-%d %H:%M}Z, not due for a re-check")
         if previous is None:
             return None
