@@ -17,7 +17,16 @@ def clean(text: str) -> str:
 
 
 def text_of(el: HtmlElement) -> str:
-    return clean(el.text_content())
+    """The visible text of `el`, whitespace collapsed (style and script contents left out)."""
+    if el.find(".//style") is None and el.find(".//script") is None:
+        return clean(el.text_content())
+    parts: list[str] = []
+    for node in el.iter():
+        if isinstance(node.tag, str) and node.tag not in ("style", "script") and node.text:
+            parts.append(node.text)
+        if node is not el and node.tail:
+            parts.append(node.tail)
+    return clean("".join(parts))
 
 
 def norm(text: str) -> str:

@@ -17,8 +17,11 @@ from lxml.html import HtmlElement
 from crawler.extract_dom import clean, squash, text_of
 from crawler.extract_signals import Signals
 
-_TITLE_SEP = re.compile(r"\s+(?:[|\-–—~·•»«›‹/:]|::|\\\\|\|\|)\s+|\s*[|·•»«›‹│]\s*")
+# between spaces, or a bar or bullet even without them; guillemets only between spaces (they also quote)
+_TITLE_SEP = re.compile(r"\s+(?:[|\-–—~·•»«›‹/:]|::|\\\\|\|\|)\s+|\s*[|·•│]\s*")
 _SEGMENT_SEP = re.compile(_TITLE_SEP.pattern + r"|(?<=\w)[:：]\s+")
+
+
 def site_keys(site_name: str | None, url: str, s: Signals) -> set[str]:
     keys = set()
     for name in (site_name, s.first_meta("application-name"), s.first_meta("twitter:site")):
@@ -90,7 +93,7 @@ def _headings(tree: HtmlElement) -> list[str]:
         kicker = next((t for t in (text_of(d) for d in el.iterdescendants() if isinstance(d.tag, str))
                        if t and t != text), None)
         if kicker and text.startswith(kicker) and len(kicker) < len(text) / 2:
-            texts.insert(0, text[len(kicker):].strip(" :|-–—"))
+            texts.insert(0, text[len(kicker):].strip(" :|/-–—"))
         texts += children
         if el.tag == "h2" and "title" not in (el.get("class") or "") and el.get("itemprop") != "headline":
             if len(h2s) < 20:
