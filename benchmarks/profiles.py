@@ -74,7 +74,7 @@ def to_markdown(title: str, s: ProfileSummary) -> str:
     if s.samples == 0:
         return f"**{title}**: no samples (py-spy could not attach?)\n"
     pct = lambda xs: ", ".join(f"{k} {v:.0%}" for k, v in xs)  # noqa: E731
-    return (f"**{title}** ({s.samples} samples of the crawl process, py-spy, active CPU only)\n\n"
+    return (f"**{title}** ({s.samples} samples of the crawl process, all its threads, py-spy, active CPU only)\n\n"
             f"- self time by package: {pct(s.by_package)}\n"
             f"- self time by function: {pct(s.by_function)}\n"
             f"- inclusive, project code (under 60% of samples): {pct(s.own_inclusive)}\n")
