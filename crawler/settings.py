@@ -161,7 +161,6 @@ DISKFULL_MIN_FREE = 64 * 1024 * 1024
 DISKFULL_CHECK_INTERVAL = 5.0
 EXTENSIONS = {**EXTENSIONS, "crawler.diskfull.DiskSpaceGuard": 110}
 
-
 # --- Distributed crawls on a shared Redis frontier (crawler.frontier; `--frontier`, `crawler worker`) ----
 # Scrapy's own scheduler unless FRONTIER_URL (redis://HOST:PORT/DB) is set; then requests, the seen-set and
 # leases live in Redis (scrapy-redis) and any number of workers on any machines share the crawl.
