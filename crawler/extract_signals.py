@@ -113,7 +113,7 @@ def _jsonld_objects(text: str) -> Iterator[dict[str, Any]]:
         text = text[4:].rsplit("-->", 1)[0]
     try:
         data = json.loads(text, strict=False)
-    except ValueError:  # json.JSONDecodeError: broken JSON-LD is common and carries no signal
+    except (ValueError, RecursionError):  # broken or absurdly nested JSON-LD is common and carries no signal
         return
     yield from _flatten(data, 0)
 

@@ -40,7 +40,9 @@ def test_returns_text_and_title() -> None:
     assert e.language == "en"
 
 
-@pytest.mark.parametrize("html", ["", "   ", "\x00\x01\x02\xff\xfe binary",
+@pytest.mark.parametrize("html", ["", "   ", "\x00\x01\x02\xff\xfe binary", "<!-- only a comment -->",
+                                  '<html><head><script type="application/ld+json">' + "[" * 10000 + "]" * 10000
+                                  + "</script></head><body></body></html>",
                                   "<html><body></body></html>"])
 def test_junk_gives_empty_result(html: str) -> None:
     e = extract(html, "https://example.com/")
