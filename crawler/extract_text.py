@@ -4,8 +4,8 @@ trafilatura runs in its balanced mode with comments off. On the extraction-dev s
 precision mode on recall by far more than it loses on precision; the precision it loses is mostly
 one-line boilerplate ("Lesen Sie auch: ...", "Read more: ...", photo credits, newsletter calls),
 which `drop_boilerplate_lines` removes by multilingual line patterns. The lead paragraph (standfirst,
-"teaser-text", "excerpt", "chapo") sits outside the body container on many sites and is put back
-when it directly follows the headline.
+"teaser-text", "excerpt", "chapo", or the page's own meta description shown as a paragraph) sits
+outside the body container on many sites and is put back when it follows the headline.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ _BOILERPLATE_LINE = re.compile(
     re.I)
 
 
-def article_text(tree: HtmlElement, url: str, declared_body: str | None = None) -> str:
+def article_text(tree: HtmlElement, url: str, declared_body: str | None = None,
+                 description: str | None = None) -> str:
     """The article body of the page parsed as `tree` (trafilatura works on its own copy).
 
     `declared_body` is the page's JSON-LD articleBody: it replaces an extraction that came out nearly
@@ -56,26 +57,38 @@ def article_text(tree: HtmlElement, url: str, declared_body: str | None = None) 
         return drop_boilerplate_lines(declared_body.strip())
     if not text:
         return ""
-    lead = lead_paragraph(tree, text)
+    lead = lead_paragraph(tree, text, description)
     if lead:
         text = lead + "\n" + text
     return drop_boilerplate_lines(text)
 
 
-def lead_paragraph(tree: HtmlElement, text: str) -> str | None:
-    """The first lead-classed block after the first <h1>, if the extracted `text` lacks it."""
+def lead_paragraph(tree: HtmlElement, text: str, description: str | None = None) -> str | None:
+    """The lead after the first <h1>, if the extracted `text` lacks it: the first block with a lead-like
+    class, or that starts with the page's own description (the standfirst the page declares)."""
     h1 = tree.find(".//h1")
     if h1 is None:
         return None
     body = _WS.sub(" ", text)
+    summary = _WS.sub(" ", description or "").strip()[:40]  # the page's description, shown as its lead
     for el in _FOLLOWING(h1):
-        if el.tag not in _LEAD_TAGS or not _LEAD_CLASS.search(el.get("class") or ""):
+        if el.tag not in _LEAD_TAGS:
+            continue
+        if not _LEAD_CLASS.search(el.get("class") or "") and not (summary and _starts_with(el, summary)):
             continue
         lead = _WS.sub(" ", el.text_content()).strip()
         if not 40 <= len(lead) <= 1500:
             continue
         return None if lead[:60] in body else lead
     return None
+
+
+def _starts_with(el: HtmlElement, prefix: str) -> bool:
+    """Whether the text of `el` begins with `prefix` (first chunk checked lazily, big blocks stay cheap)."""
+    first = next((t.strip() for t in el.itertext() if t.strip()), "")
+    if not (first.startswith(prefix[:20]) or prefix.startswith(first)):
+        return False
+    return _WS.sub(" ", el.text_content()).strip().startswith(prefix)
 
 
 def drop_boilerplate_lines(text: str) -> str:

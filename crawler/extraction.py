@@ -73,7 +73,7 @@ def extract(html: str, url: str, headers: Mapping[str, str] | None = None) -> Ex
         return EMPTY
     meta = extract_metadata(tree, url, headers)
     return Extraction(
-        text=article_text(tree, url, meta.article_body),
+        text=article_text(tree, url, meta.article_body, meta.description),
         title=meta.title,
         authors=meta.authors,
         published=meta.published,
