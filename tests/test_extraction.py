@@ -237,3 +237,13 @@ def test_read_more_lines_are_dropped() -> None:
     body = f"<h1>Rain returns</h1>{BODY}<p>Read more: Drought hits the valley again</p>"
     text = extract(page("", body), URL).text
     assert "reservoir rose" in text and "Read more" not in text
+
+
+def test_description_shown_after_the_headline_is_the_lead() -> None:
+    lead = "The long drought in the valley ended on Tuesday with the first heavy rain in four months."
+    html = (f'<html lang="en"><head><meta name="description" content="{lead}"></head><body>'
+            f'<div class="top"><h1>Rain returns</h1><div class="hero"><span>{lead}</span></div></div>'
+            f'<nav><a href="/">Home</a></nav><article><div class="story-body">{BODY}</div></article></body></html>')
+    text = extract(html, URL).text
+    assert text.count("The long drought in the valley") == 1
+    assert text.index("The long drought") < text.index("reservoir rose")
