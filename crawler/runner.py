@@ -117,10 +117,19 @@ def run_crawl(
         spidercls(**spider_args)  # validates the arguments before anything starts
     except (TypeError, ValueError) as exc:
         raise CrawlSetupError(str(exc)) from None
-    _configure_logging(data_dir / "runs" / f"{run_id}.log", verbose)
+    log_file = data_dir / "runs" / f"{run_id}.log"
+    _configure_logging(log_file, verbose)
     crawler = process.create_crawler(spidercls)
-    process.crawl(crawler, **spider_args)
+    failures: list[Any] = []
+    # A component that cannot start (a bad setting value, a missing module) fails the crawl's Deferred:
+    # keep the traceback in the run log and report one line, instead of Twisted's "Unhandled error".
+    process.crawl(crawler, **spider_args).addErrback(failures.append)
     process.start()
+    if failures:
+        failure = failures[0]
+        with log_file.open("a", encoding="utf-8") as fh:  # the traceback for the curious, not the terminal
+            fh.write(f"the crawl could not start:\n{failure.getTraceback()}\n")
+        raise CrawlSetupError(f"the crawl could not start: {failure.getErrorMessage()} (see {log_file})")
     stats = crawler.stats.get_stats() if crawler.stats else {}
     stats = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in stats.items()}
     return CrawlResult(

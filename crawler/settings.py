@@ -38,7 +38,7 @@ REFERER_ENABLED = True
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 
 # --- Crawl scope ------------------------------------------------------------------------------------
-DEPTH_LIMIT = 0          # 0: no limit; `--max-depth` sets it
+DEPTH_LIMIT = 0          # Scrapy's hop limit (every hop counts); `--max-depth` is the spider's own, which skips pagination, sitemap and feed hops
 DEPTH_PRIORITY = 0
 
 # --- Archive (WARC capture, records, catalog) ------------------------------------------------------

@@ -206,6 +206,7 @@ def test_scrapy_crawl_writes_the_same_records(crawled: Any, tmp_path: Path) -> N
         (["crawl", "news", "--seed", "http://127.0.0.1:9/", "--max-pages", "0"], "--max-pages"),
         (["crawl", "news", "--seed", "http://127.0.0.1:9/", "--bogus"], "unrecognized arguments"),
         (["list", "--since", "yesterday"], "--since"),
+        (["crawl", "news", "--seed", "http://127.0.0.1:9/", "-s", "EXTRACT_ENGINE=bogus"], "EXTRACT_ENGINE"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(argv: list[str], needle: str, tmp_path: Path) -> None:
