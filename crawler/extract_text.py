@@ -70,10 +70,15 @@ def lead_paragraph(tree: HtmlElement, text: str, description: str | None = None)
     if h1 is None:
         return None
     body = _WS.sub(" ", text)
+    body_start = body.strip()[:40]
     summary = _WS.sub(" ", description or "").strip()[:40]  # the page's description, shown as its lead
     for el in _FOLLOWING(h1):
         if el.tag not in _LEAD_TAGS:
             continue
+        if body_start and _starts_with(el, body_start):
+            return None  # the body has begun: a lead stands between the headline and the body, not after
+        if _in_teaser(el):
+            continue  # another story's summary (related links, sidebars, lists of teasers)
         if not _LEAD_CLASS.search(el.get("class") or "") and not (summary and _starts_with(el, summary)):
             continue
         lead = _WS.sub(" ", el.text_content()).strip()
@@ -81,6 +86,22 @@ def lead_paragraph(tree: HtmlElement, text: str, description: str | None = None)
             continue
         return None if lead[:60] in body else lead
     return None
+
+
+_TEASER_CONTAINER = re.compile(r"related|teaser|recommend|sidebar|promo|more-?stories|read-?more|trending", re.I)
+_TEASER_TAGS = frozenset({"li", "aside", "nav", "footer", "a"})
+
+
+def _in_teaser(el: HtmlElement) -> bool:
+    """Whether `el` sits in a list item, aside, link or a container named like related stories."""
+    for node in el.iterancestors():
+        if node.tag in _TEASER_TAGS:
+            return True
+        if node.tag in ("article", "main", "body"):
+            return False
+        if _TEASER_CONTAINER.search(f"{node.get('class') or ''} {node.get('id') or ''}"):
+            return True
+    return False
 
 
 def _starts_with(el: HtmlElement, prefix: str) -> bool:

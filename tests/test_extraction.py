@@ -247,3 +247,18 @@ def test_description_shown_after_the_headline_is_the_lead() -> None:
     text = extract(html, URL).text
     assert text.count("The long drought in the valley") == 1
     assert text.index("The long drought") < text.index("reservoir rose")
+
+
+def test_another_storys_teaser_summary_is_not_taken_as_the_lead() -> None:
+    body = "".join(f"<p>Paragraph {i} of the story itself, long enough to be body text for sure.</p>" for i in range(6))
+    html = (
+        "<html><head><title>Main story</title>"
+        '<meta name="description" content="What the main story is about, in one sentence.">'
+        f"</head><body><article><h1>Main story</h1>{body}</article>"
+        '<section class="related"><h2>Related articles</h2><ul><li class="teaser"><a href="/other">Other</a>'
+        '<p class="teaser-summary">A summary of another story that must stay out of this one.</p></li></ul>'
+        "</section></body></html>"
+    )
+    text = extract(html, "https://example.org/2021/04/14/main-story-a1").text
+    assert "another story" not in text
+    assert "Paragraph 0 of the story itself" in text
