@@ -56,6 +56,22 @@ def project_settings(overrides: Mapping[str, Any] | None = None) -> Any:
     return settings
 
 
+def load_spider(name: str, spider_args: Mapping[str, Any], settings: Any = None) -> tuple[type[Any], Any]:
+    """The spider class called ``name`` and an instance built from ``spider_args`` (which validates them);
+    CrawlSetupError names an unknown spider (with the available ones) or the bad argument."""
+    from scrapy.spiderloader import SpiderLoader
+
+    loader = SpiderLoader.from_settings(settings if settings is not None else project_settings())
+    try:
+        spidercls = loader.load(name)
+    except KeyError:
+        raise CrawlSetupError(f"unknown spider {name!r}; available: {', '.join(sorted(loader.list()))}") from None
+    try:
+        return spidercls, spidercls(**spider_args)
+    except (TypeError, ValueError) as exc:
+        raise CrawlSetupError(str(exc)) from None
+
+
 def spider_names() -> list[str]:
     from scrapy.spiderloader import SpiderLoader
 
@@ -108,15 +124,7 @@ def run_crawl(
     scrapy_settings = project_settings(overrides)
     scrapy_settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
     process = CrawlerProcess(scrapy_settings)
-    try:
-        spidercls = process.spider_loader.load(spider)
-    except KeyError:
-        names = ", ".join(sorted(process.spider_loader.list()))
-        raise CrawlSetupError(f"unknown spider {spider!r}; available: {names}") from None
-    try:
-        spidercls(**spider_args)  # validates the arguments before anything starts
-    except (TypeError, ValueError) as exc:
-        raise CrawlSetupError(str(exc)) from None
+    spidercls, _ = load_spider(spider, spider_args, scrapy_settings)  # validates before anything starts
     log_file = data_dir / "runs" / f"{run_id}.log"
     _configure_logging(log_file, verbose)
     crawler = process.create_crawler(spidercls)

@@ -93,20 +93,13 @@ def run_seed(args: argparse.Namespace) -> int:
     from crawler.commands.crawl import spider_args_from
     from crawler.errors import CommandError, UsageError
     from crawler.frontier import FrontierError, start_requests_of
-    from crawler.runner import project_settings
+    from crawler.runner import CrawlSetupError, load_spider
 
     args.seeds_file = Path(args.seeds_file) if args.seeds_file else None
     kwargs = spider_args_from(args)
-    from scrapy.spiderloader import SpiderLoader
-
-    loader = SpiderLoader.from_settings(project_settings())
     try:
-        spidercls = loader.load(args.spider)
-    except KeyError:
-        raise UsageError(f"unknown spider {args.spider!r}; available: {', '.join(sorted(loader.list()))}") from None
-    try:
-        spider = spidercls(**kwargs)
-    except (TypeError, ValueError) as exc:
+        _, spider = load_spider(args.spider, kwargs)
+    except CrawlSetupError as exc:
         raise UsageError(str(exc)) from None
     frontier = open_frontier(args.frontier, args.key_prefix)
     try:

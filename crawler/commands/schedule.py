@@ -97,20 +97,13 @@ def crawl_args(args: argparse.Namespace) -> list[str]:
 
 def _check_spider(args: argparse.Namespace) -> None:
     """Refuse an unknown spider or bad spider arguments now rather than at the first run."""
-    from scrapy.spiderloader import SpiderLoader
-
     from crawler.commands.crawl import spider_args_from
     from crawler.errors import UsageError
-    from crawler.runner import project_settings
+    from crawler.runner import CrawlSetupError, load_spider
 
-    loader = SpiderLoader.from_settings(project_settings())
     try:
-        spidercls = loader.load(args.spider)
-    except KeyError:
-        raise UsageError(f"unknown spider {args.spider!r}; available: {', '.join(sorted(loader.list()))}") from None
-    try:
-        spidercls(**spider_args_from(args))
-    except (TypeError, ValueError) as exc:
+        load_spider(args.spider, spider_args_from(args))
+    except CrawlSetupError as exc:
         raise UsageError(str(exc)) from None
 
 
