@@ -131,20 +131,42 @@ def free_port(host: str = "127.0.0.1") -> int:
 @contextmanager
 def running(layout: PywbLayout, wayback: Path, *, host: str = "127.0.0.1", port: int = 0,
             ready_timeout: float = READY_TIMEOUT) -> Iterator[RunningPywb]:
-    """Start pywb, wait until it answers, yield it, and stop it on exit."""
-    port = port or free_port(host)
+    """Start pywb, wait until it answers, yield it, and stop it on exit.
+
+    With ``port=0`` a free port is chosen; another process may take it between the check and pywb's
+    bind, so then a lost race is retried on a new port (a port the user chose is never changed)."""
+    attempts = 1 if port else PORT_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        server = _start(layout, wayback, host, port or free_port(host))
+        try:
+            _wait_ready(server, ready_timeout)
+        except PywbError:
+            stop(server)
+            if attempt < attempts and _lost_port_race(server):
+                continue
+            raise
+        break
+    try:
+        yield server
+    finally:
+        stop(server)
+
+
+PORT_ATTEMPTS = 5
+
+
+def _start(layout: PywbLayout, wayback: Path, host: str, port: int) -> RunningPywb:
     log = layout.root / "pywb.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env["PYWB_CONFIG_FILE"] = str(layout.config)
     with log.open("wb") as log_fh:
         proc = subprocess.Popen([str(wayback), "--bind", host, "--port", str(port)], cwd=layout.root, env=env,
                                 stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    server = RunningPywb(proc, host, port, log)
-    try:
-        _wait_ready(server, ready_timeout)
-        yield server
-    finally:
-        stop(server)
+    return RunningPywb(proc, host, port, log)
+
+
+def _lost_port_race(server: RunningPywb) -> bool:
+    return server.process.poll() is not None and "Address already in use" in _tail(server.log)
 
 
 def _wait_ready(server: RunningPywb, timeout: float) -> None:

@@ -161,3 +161,26 @@ def test_pywb_replays_a_wget_warc_indexed_in_place(demo_site: Any, demo_wget_war
     with running(prepare(data), find_wayback()) as server:
         status, _, body = fetch(server.collection_url + line.timestamp + "id_/" + truth.url)
     assert status == 200 and body == saved.read_bytes()
+
+
+def test_a_free_port_taken_before_pywb_binds_it_is_retried_on_another(
+        replay_archive: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process can take the port chosen for pywb before pywb binds it (seen in CI with tests running
+    in parallel): with no port asked for, start again on a new one; a port the user asked for is kept."""
+    import socket
+
+    import archive.pywb as pywb
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        ports = iter([busy])
+        real_free_port = pywb.free_port
+        monkeypatch.setattr(pywb, "free_port", lambda host="127.0.0.1": next(ports, None) or real_free_port(host))
+        with running(prepare(replay_archive.data_dir), find_wayback()) as server:
+            assert server.port != busy
+            assert fetch(server.collection_url)[0] == 200
+        with pytest.raises(pywb.PywbError, match="Address already in use"):
+            with running(prepare(replay_archive.data_dir), find_wayback(), port=busy):
+                pass
