@@ -79,7 +79,12 @@ class RedisServer:
              "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no",
              "--logfile", str(self.directory / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self._up, f"redis-server on port {self.port} (log: {self.directory / 'redis.log'})", 20)
+        proc = self.proc
+        wait_for(lambda: self._up() or proc.poll() is not None,
+                 f"redis-server on port {self.port} (log: {self.directory / 'redis.log'})", 20)
+        if proc.poll() is not None:
+            raise OSError(f"redis-server exited with status {proc.returncode} on port {self.port} "
+                          f"(log: {self.directory / 'redis.log'})")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -94,8 +99,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed: .ci/run installs Debian's redis-server package")
         pytest.skip("redis-server not installed (apt-get install redis-server) - the frontier tests need a real one")
-    server = RedisServer(_free_port(), tmp_path_factory.mktemp("redis"))
-    server.start()
+    directory = tmp_path_factory.mktemp("redis")
+    for attempt in range(3):     # the free port may be taken by a parallel test before redis binds it
+        server = RedisServer(_free_port(), directory)
+        try:
+            server.start()
+            break
+        except OSError:
+            if attempt == 2:
+                raise
     yield server
     server.stop()
 
