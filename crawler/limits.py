@@ -19,8 +19,13 @@ The limits and why they are sized as they are (see ``crawler/settings.py``):
 - A response announcing a ``Content-Length`` above ``DOWNLOAD_MAXSIZE`` would be cancelled by Scrapy
   before any byte arrives; for those the wire cap is lifted for that request only (our byte limit stops
   it instead) and restored before decompression.
-- A server that sends headers and then nothing is cut by ``DOWNLOAD_TIMEOUT`` (a wall-clock limit on
-  the whole download in Scrapy), and the failure goes to the run log.
+- A server that sends headers and then nothing (or stops mid-body) never calls ``bytes_received``
+  again, so the download handler (``crawler.wire``) also arms a timer at the headers: when the body is
+  still incomplete ``LIMITS_RESPONSE_TIME`` seconds later it ends the download with what arrived (perhaps
+  nothing but the head), marked ``WARC-Truncated: time`` like the trickle. ``LIMITS_RESPONSE_TIME`` must
+  stay below ``DOWNLOAD_TIMEOUT``, or Scrapy's timeout fails the download first and nothing is archived.
+- A server that sends nothing at all within ``DOWNLOAD_TIMEOUT`` has nothing to archive: the download
+  fails, is retried, and the failure goes to the run log.
 """
 
 from __future__ import annotations
@@ -40,6 +45,21 @@ TRUNCATED = "warc_truncated"          # "length" | "time": read by crawler.captu
 _STARTED = "limits_started"           # monotonic time the headers arrived
 _RECEIVED = "limits_received"         # body bytes so far
 _LIFTED = "limits_maxsize_lifted"     # DOWNLOAD_MAXSIZE lifted for this request at headers time
+
+
+def mark_truncated(crawler: Crawler, request: Request, reason: str, detail: str) -> None:
+    """Mark a download stopped early (``reason`` "length" | "time") for the capture; one log line, one stat."""
+    request.meta[TRUNCATED] = reason
+    logger.warning("truncated %s: %s; archived what arrived, marked WARC-Truncated: %s",
+                   request.url, detail, reason)
+    if crawler.stats is not None:
+        crawler.stats.inc_value(f"limits/truncated/{reason}")
+
+
+def body_time_limit(crawler: Crawler) -> float:
+    """Seconds a body may take after its headers (``LIMITS_RESPONSE_TIME``); 0 when the limits are off."""
+    s = crawler.settings
+    return s.getfloat("LIMITS_RESPONSE_TIME") if s.getbool("LIMITS_ENABLED") else 0.0
 
 
 class ResponseLimitsMiddleware:
@@ -65,7 +85,11 @@ class ResponseLimitsMiddleware:
                 "between the two are dropped by Scrapy instead of archived truncated; lower it or raise "
                 "DOWNLOAD_MAXSIZE"
             )
-        return cls(crawler, max_body, s.getfloat("LIMITS_RESPONSE_TIME"), hard_max)
+        max_time, timeout = s.getfloat("LIMITS_RESPONSE_TIME"), s.getfloat("DOWNLOAD_TIMEOUT")
+        if max_time and timeout and max_time >= timeout:
+            logger.warning("LIMITS_RESPONSE_TIME (%g s) is not below DOWNLOAD_TIMEOUT (%g s): a body that stalls "
+                           "fails with the timeout and is not archived; lower LIMITS_RESPONSE_TIME", max_time, timeout)
+        return cls(crawler, max_body, max_time, hard_max)
 
     # -- signals (called by the download handler) ---------------------------------------------------
 
@@ -90,11 +114,7 @@ class ResponseLimitsMiddleware:
             detail = f"body still arriving after LIMITS_RESPONSE_TIME ({self.max_time:g} s)"
         if reason is None:
             return
-        request.meta[TRUNCATED] = reason
-        logger.warning("truncated %s: %s; archived what arrived, marked WARC-Truncated: %s",
-                       request.url, detail, reason)
-        if self.crawler.stats is not None:
-            self.crawler.stats.inc_value(f"limits/truncated/{reason}")
+        mark_truncated(self.crawler, request, reason, detail)
         raise StopDownload(fail=False)
 
     # -- downloader middleware ---------------------------------------------------------------------------

@@ -6,6 +6,11 @@ Scrapy's own HTTP/1.1 handler with one addition: the response parser also keeps 
 status line and header lines, which the handler puts into ``request.meta["archive_raw_head"]`` for
 ``crawler.capture.WarcCaptureMiddleware``.
 
+It also ends a body that stalls: ``LIMITS_RESPONSE_TIME`` seconds after the headers, a body still
+incomplete is cut and the response goes on with what arrived, marked ``WARC-Truncated: time``
+(``crawler.limits``). A server that sends its headers and then nothing never calls Scrapy's
+``bytes_received`` signal again, so only a timer can keep its status line and headers for the archive.
+
 It relies on the same mechanism Scrapy itself uses to install its lenient parser (swapping the class of
 the parser object that Twisted's protocol creates); the parser keeps no state beyond a list of lines.
 The body is still de-chunked by Twisted: the capture says so in ``WARC-X-Reconstructed``.
@@ -23,13 +28,18 @@ from scrapy.core.downloader.handlers.http11 import (
     _LenientHTTP11ClientFactory,
     _LenientHTTP11ClientProtocol,
     _LenientHTTPClientParser,
+    _ResponseReader,
     _ScrapyAgent,
     get_dataloss_msg,
     wrap_twisted_exceptions,
 )
 from scrapy.crawler import Crawler
+from scrapy.exceptions import StopDownload
 from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
+
+from crawler.limits import body_time_limit, mark_truncated
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +79,42 @@ class _RecordingFactory(_LenientHTTP11ClientFactory):
 
 class _RecordingAgent(_ScrapyAgent):
     raw_head: bytes | None = None
+    body_time_limit: float = 0.0     # LIMITS_RESPONSE_TIME; 0: no timer
+
+    def _cb_bodyready(self, txresponse: Any, request: Request) -> Any:
+        result = super()._cb_bodyready(txresponse, request)
+        # Scrapy hands the body to its _ResponseReader, which Twisted keeps as the response's body protocol.
+        reader = getattr(txresponse, "_bodyProtocol", None)
+        if self.body_time_limit and isinstance(result, Deferred) and isinstance(reader, _ResponseReader):
+            from twisted.internet import reactor
+
+            clock: Any = reactor   # IReactorTime (zope interfaces do not type-check as protocols)
+            call = clock.callLater(self.body_time_limit, self._body_stalled, reader, request)
+
+            def disarm(outcome: Any) -> Any:
+                if call.active():
+                    call.cancel()
+                return outcome
+
+            result.addBoth(disarm)
+        return result
+
+    def _body_stalled(self, reader: _ResponseReader, request: Request) -> None:
+        """The body is still incomplete LIMITS_RESPONSE_TIME after the headers: end it with what arrived."""
+        if reader._finished.called:
+            return
+        received = reader._bytes_received
+        length = reader._txresponse.length
+        expected = f" of {length}" if isinstance(length, int) else ""
+        what = "no body byte" if not received else f"only {received}{expected} body bytes"
+        mark_truncated(self._crawler, request, "time",
+                       f"{what} {self.body_time_limit:g} s after the headers (LIMITS_RESPONSE_TIME)")
+        transport: Any = reader.transport   # Twisted's TransportProxyProducer, as in Scrapy's own stop
+        if transport is not None:
+            transport.stopProducing()
+            transport.loseConnection()
+        if not reader._finished.called:
+            reader._finish_response(stop_download=StopDownload(fail=False))
 
     def _cb_bodydone(self, result: Any, url: str) -> Response:
         self.raw_head = getattr(result["txresponse"], "_archive_raw_head", None)
@@ -81,6 +127,7 @@ class ArchivingHTTPDownloadHandler(HTTP11DownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self._pool._factory = _RecordingFactory
+        self._body_time_limit = body_time_limit(crawler)
 
     async def download_request(self, request: Request) -> Response:
         agent = _RecordingAgent(
@@ -93,6 +140,7 @@ class ArchivingHTTPDownloadHandler(HTTP11DownloadHandler):
             crawler=self._crawler,
             tls_verbose_logging=self._tls_verbose_logging,
         )
+        agent.body_time_limit = self._body_time_limit
         request.meta.pop(RAW_HEAD_META, None)  # never let a redirect inherit its parent's head
         try:
             with wrap_twisted_exceptions():
