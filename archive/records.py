@@ -8,7 +8,10 @@ Schema versions: 1 (the foundation); 2 adds ``version`` (1 for the first capture
 capture whose text changed), ``previous`` (the id of the record it supersedes, or null) and
 ``text_fingerprint`` (``sha1:BASE32`` of the normalized title and text, separate from the payload
 digest: a page whose ads changed but whose text did not keeps its fingerprint). Version 1 records
-still validate and load (the new fields default to 1 / null / null). ``RecordStore`` appends one validated record per line to ``records/<run-id>.jsonl``.
+still validate and load (the new fields default to 1 / null / null). The optional ``encoding`` object
+(``TextEncoding``: charset, where it came from, undecodable bytes and control characters) says how the
+page's bytes became its text; records written before it existed, and reextracted ones whose caller did
+not fill it, lack it or carry null. ``RecordStore`` appends one validated record per line to ``records/<run-id>.jsonl``.
 """
 
 from __future__ import annotations
@@ -34,11 +37,13 @@ from archive.timeutil import parse_iso
 from archive.writer import WarcLocation, sha1_digest
 
 __all__ = [
+    "ENCODING_SOURCES",
     "SCHEMA_VERSION",
     "Record",
     "RecordFileError",
     "RecordStore",
     "RecordValidationError",
+    "TextEncoding",
     "iter_jsonl",
     "schema",
     "text_fingerprint",
@@ -58,9 +63,12 @@ FIELDS = (
     "schema_version", "id", "run_id", "url", "canonical_url", "fetched_at", "status", "content_type",
     "kind", "title", "authors", "published", "modified", "language", "site_name", "description", "image",
     "categories", "tags", "text", "word_count", "warc", "extraction_error",
-    "version", "previous", "text_fingerprint",
+    "version", "previous", "text_fingerprint", "encoding",
 )  # fmt: skip
 _V2_FIELDS = ("version", "previous", "text_fingerprint")  # absent from schema_version 1 records
+_OPTIONAL_FIELDS = (*_V2_FIELDS, "encoding")  # may be absent from a stored record
+# Where a page's charset came from (TextEncoding.source), in the order a browser looks.
+ENCODING_SOURCES = ("bom", "header", "meta", "sniffed", "default")
 
 
 class RecordValidationError(ValueError):
@@ -115,6 +123,35 @@ def text_fingerprint(title: str | None, text: str) -> str:
     return sha1_digest(normalized.encode("utf-8"))
 
 
+@dataclass(frozen=True, kw_only=True)
+class TextEncoding:
+    """How a page's bytes were decoded into its text; ``flagged`` when some of it is not text."""
+
+    charset: str      # WHATWG Encoding Standard name ("utf-8", "windows-1251", "utf-16le"), else Python's
+    source: str       # one of ENCODING_SOURCES
+    errors: int = 0   # byte sequences that could not be decoded (each became U+FFFD in the text)
+    controls: int = 0  # NUL and other C0 control characters (not text in HTML), after decoding
+
+    def __post_init__(self) -> None:
+        if self.source not in ENCODING_SOURCES:
+            raise ValueError(f"TextEncoding.source must be one of {', '.join(ENCODING_SOURCES)}, not {self.source!r}")
+        if self.errors < 0 or self.controls < 0:
+            raise ValueError(f"TextEncoding counts must be >= 0, not {self.errors} / {self.controls}")
+
+    @property
+    def flagged(self) -> bool:
+        """True when the text is not all the page held: undecodable bytes or control characters."""
+        return self.errors > 0 or self.controls > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"charset": self.charset, "source": self.source, "errors": self.errors, "controls": self.controls}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TextEncoding:
+        return cls(charset=str(d["charset"]), source=str(d["source"]), errors=int(d.get("errors", 0)),
+                   controls=int(d.get("controls", 0)))
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex
 
@@ -149,6 +186,7 @@ class Record:
     version: int = 1
     previous: str | None = None
     text_fingerprint: str | None = None
+    encoding: TextEncoding | Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in ("authors", "categories", "tags"):
@@ -158,6 +196,8 @@ class Record:
             object.__setattr__(self, name, tuple(value))
         if self.warc is not None and not isinstance(self.warc, WarcLocation):
             object.__setattr__(self, "warc", WarcLocation.from_dict(self.warc))
+        if self.encoding is not None and not isinstance(self.encoding, TextEncoding):
+            object.__setattr__(self, "encoding", TextEncoding.from_dict(self.encoding))
 
     @property
     def location(self) -> WarcLocation | None:
@@ -173,6 +213,8 @@ class Record:
                 value = list(value)
             elif name == "warc":
                 value = self.location.to_dict() if self.location else None
+            elif name == "encoding":
+                value = self.encoding.to_dict() if isinstance(self.encoding, TextEncoding) else None
             d[name] = value
         return d
 
@@ -180,7 +222,7 @@ class Record:
     def from_dict(cls, d: Mapping[str, Any]) -> Record:
         """Validate ``d`` against the schema and build the record (raises ``RecordValidationError``)."""
         validate(d)
-        return cls(**{name: d[name] for name in FIELDS if name in d or name not in _V2_FIELDS})
+        return cls(**{name: d[name] for name in FIELDS if name in d or name not in _OPTIONAL_FIELDS})
 
 
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:

@@ -184,4 +184,5 @@ def build_record(item: PageItem, run_id: str) -> Record:
         version=int(item.extra.get("version", 1)),
         previous=item.extra.get("previous"),
         text_fingerprint=item.extra.get("text_fingerprint") or (text_fingerprint(ext.title, text) if ext else None),
+        encoding=item.extra.get("encoding"),    # crawler.charset: charset, its source, undecodable bytes
     )

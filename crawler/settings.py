@@ -151,6 +151,9 @@ DOWNLOADER_MIDDLEWARES = {
 }
 # crawler.charset: UTF-8 pages labelled ISO-8859-1/windows-1252 are extracted as UTF-8 (the WARC keeps them as sent)
 ITEM_PIPELINES = {**ITEM_PIPELINES, "crawler.resume.ResumeFilterPipeline": 200, "crawler.charset.CharsetPipeline": 280}
+# crawler.charset: each record's "encoding" says which charset decoded the page, from where (BOM, header,
+# meta, sniffed), and flags byte sequences it could not decode and control characters (NUL) in the page.
+SPIDER_MIDDLEWARES: dict[str, int | None] = {"crawler.charset.CharsetMiddleware": 800}
 # crawler.resume: the run id that `crawler crawl --resume RUN` continues (None: a new run).
 RESUME_RUN = None
 # crawler.diskfull: stop cleanly (finish reason "disk_full", exit code 3) when the data directory has less

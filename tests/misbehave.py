@@ -411,6 +411,29 @@ def _stall_mid_body(c: Conn) -> None:
     c.sleep(c.server.slow)
 
 
+@behaviour("meta-charset-only")
+def _meta_charset_only(c: Conn) -> None:
+    """windows-1251 named only by the page's <meta> (the header has no charset)."""
+    page = article("Кириллица в meta", CYRILLIC_TEXT).replace("<head>", '<head><meta charset="windows-1251">')
+    c.reply(200, page.encode("cp1251"), content_type="text/html")
+
+
+@behaviour("undeclared-1251")
+def _undeclared_1251(c: Conn) -> None:
+    """windows-1251 declared nowhere: the charset is guessed from the bytes."""
+    c.reply(200, article("Без объявления", CYRILLIC_TEXT).encode("cp1251"), content_type="text/html")
+
+
+@behaviour("retry-after-then-links")
+def _retry_after_then_links(c: Conn) -> None:
+    """429 with Retry-After: 1 the first time; then a section page linking to four /b/page/ articles."""
+    if c.server.hits(c.path) == 1:
+        c.reply(429, b"busy", content_type="text/plain", extra=[("Retry-After", "1")])
+    else:
+        items = "".join(f'<li><a href="/b/page/after-wait-{i}">story {i}</a></li>' for i in range(4))
+        c.html(f"<html><head><title>Section</title></head><body><ul>{items}</ul></body></html>")
+
+
 # --- robots.txt -------------------------------------------------------------------------------------------
 
 def _robots(c: Conn) -> None:
