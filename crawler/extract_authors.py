@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Iterator
 
 from lxml.etree import XPath
@@ -58,6 +59,9 @@ autor autorin author authors auteur autore team guest gast anonymous anonym unkn
 photo photos foto fotos photographer bild bilder video quelle source sources by von par por mit und and
 senior chief deputy managing political politics news desk online digital social media weitere
 am on at um the der die das le la el il von vom by par follow folgen share teilen more mehr
+monday tuesday wednesday thursday friday saturday sunday montag dienstag mittwoch donnerstag freitag
+samstag sonntag lundi mardi mercredi jeudi vendredi samedi dimanche january february march april may june
+july august september october november december januar februar märz juni juli oktober dezember
 """.split())
 _TRAILING_ROLE = re.compile(
     r"(?:,?\s+(?:\(?(?:staff|senior|chief|contributing|guest|political|deputy)?\s*"
@@ -113,6 +117,9 @@ def _clean_one(piece: str) -> str | None:
         return None
     if lowered.replace(".", "") in _DEGREES:
         return None
+    if len(words) > 1 and words[0].isalpha() and words[0].islower() and words[0] not in _PARTICLES \
+            and any(w[:1].isupper() for w in words[1:]):
+        return None  # "seite von Schließen", "deinen Hochzeitsbloggern": words of a sentence, not a name
     return name
 
 
@@ -191,12 +198,67 @@ def _byline_text(el: HtmlElement) -> str:
     return clean(" ".join(el.itertext()))
 
 
+_MAX_CANDIDATES = 8  # sources consulted after the first one, to complete or confirm its names
+
+
 def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, ...]:
-    """The article's authors: the first source, in order of trust, that names someone other than the site."""
+    """The article's authors: the first source, in order of trust, that names someone other than the site,
+    completed by later sources that agree with it (see `refine`)."""
     fallback: list[tuple[str, ...]] = []
+    candidates: list[tuple[str, ...]] = []
     for _source, names in author_candidates(tree, s, keys, fallback):
-        return names
-    return fallback[0] if fallback else ()
+        candidates.append(names)
+        if len(candidates) > _MAX_CANDIDATES:
+            break
+    if not candidates:
+        return fallback[0] if fallback else ()
+    return refine(candidates[0], candidates[1:])
+
+
+def refine(names: tuple[str, ...], others: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """The first source's names, completed where a later source says the same thing more fully.
+
+    - a later source lists the same people and more (the JSON-LD names one of three authors the byline shows);
+    - a name given as a first name only ("Nils"), an account ("jane_doe", "jane.doe") or with a description
+      glued to it ("Jane Doe A computer science professor") is replaced by the later source's full,
+      plain name that it agrees with ("Nils Pickert", "Jane Doe").
+    """
+    keys = {fold(n) for n in names}
+    for other in others:
+        if len(other) <= 6 and keys < {fold(n) for n in other} \
+                and all(fold(n) in keys or (looks_like_name(n) and len(n.split()) > 1) for n in other):
+            names = other
+            keys = {fold(n) for n in other}
+            break
+    out: list[str] = []
+    for name in names:
+        better = next((o for other in others for o in other if _completes(name, o)), None)
+        out.append(better or name)
+    return tuple(dict.fromkeys(out))
+
+
+def fold(name: str) -> str:
+    """Letters and digits of a name, lower case, without accents: "Gàbor_Muniér" -> "gabormunier"."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
+
+
+_HANDLE_SHAPE = re.compile(r"^[\w.\-]+$")
+
+
+def _completes(name: str, other: str) -> bool:
+    """Whether `other` is the same person as `name`, written more fully or more plainly."""
+    words, other_words = name.split(), other.split()
+    if name == other or not looks_like_name(other) or len(other_words) > 4:
+        return False
+    if len(words) == 1 and len(other_words) > 1:
+        if other_words[0] == name:  # "Nils" -> "Nils Pickert"
+            return True
+        # an account name: "jane_doe", "jane.doe", "janedoe" -> "Jane Doe"
+        return bool(_HANDLE_SHAPE.match(name)) and not name[:1].isupper() and fold(name) == fold(other)
+    # "Jane Doe A computer science professor" -> "Jane Doe": the rest is not part of a name
+    return 1 < len(other_words) < len(words) and words[:len(other_words)] == other_words \
+        and any(w[:1].islower() and w not in _PARTICLES for w in words[len(other_words):])
 
 
 def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],

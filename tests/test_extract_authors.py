@@ -1,0 +1,94 @@
+"""Authors from hand-written pages: name clean-up, and later sources completing the first one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crawler.extract_authors import clean_names, fold, refine
+from crawler.extraction import extract
+
+BODY = """<p>After weeks of drought the rain came back to the valley on Tuesday, farmers said, and the
+river rose for the first time since the spring.</p>
+<p>The reservoir rose by two metres overnight and the ban on watering gardens was lifted by the council
+after a short meeting in the town hall.</p>
+<p>Forecasters expect more rain until the weekend, with storms possible in the hills to the north.</p>"""
+URL = "https://news.example.com/world/rain-returns"
+
+
+def page(head: str = "", body: str = "", *, lang: str = "en") -> str:
+    return (f'<html lang="{lang}"><head><meta charset="utf-8">{head}</head><body>'
+            f"<header><nav><a href='/'>Home</a> <a href='/news'>News</a></nav></header>"
+            f"<main><article><h1>Rain returns</h1>{body}</article></main>"
+            f"<footer><p>Example News, 1 Main Street. All rights reserved.</p></footer></body></html>")
+
+
+def jsonld(obj: dict[str, object]) -> str:
+    return f'<script type="application/ld+json">{json.dumps(obj)}</script>'
+
+
+def article_ld(*authors: str) -> str:
+    return jsonld({"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Rain returns",
+                   "author": [{"@type": "Person", "name": a} for a in authors]})
+
+
+def authors(head: str = "", body: str = "", *, lang: str = "en") -> tuple[str, ...]:
+    return extract(page(head, body, lang=lang), URL).authors
+
+
+# ---- clean-up of one byline ----
+
+@pytest.mark.parametrize(("byline", "names"), [
+    ("Donnerstag", ()),                                   # a weekday left over from a dateline
+    ("By Jane Doe | Monday", ("Jane Doe",)),
+    ("seite von Schließen", ()),                          # words of a sentence, not a name
+    ("deinen Hochzeitsbloggern", ()),
+    ("von Anna Muster", ("Anna Muster",)),                # a lower-case "von" is the byline's lead
+    ("jane_doe", ("jane_doe",)),                          # an account name is kept as it is
+    ("revamp-it Webteam", ("revamp-it Webteam",)),        # a brand written in lower case
+])
+def test_clean_names(byline: str, names: tuple[str, ...]) -> None:
+    assert clean_names(byline) == names
+
+
+def test_fold_drops_case_accents_and_separators() -> None:
+    assert fold("Gàbor_Muniér") == fold("gabor.munier") == "gabormunier"
+
+
+# ---- later sources complete the first ----
+
+@pytest.mark.parametrize(("first", "others", "expected"), [
+    # the byline lists more authors than the JSON-LD
+    (("Jane Doe",), [("Jane Doe", "John Roe")], ("Jane Doe", "John Roe")),
+    # but not when the extra "names" are labels or initials
+    (("Jane Doe",), [("Jane Doe", "Online-Redaktion")], ("Jane Doe",)),
+    (("Jane Doe",), [("Jane Doe", "JD")], ("Jane Doe",)),
+    # a first name only, an account name, a name with a description glued on
+    (("Nils",), [("Eine Kolumne",), ("Nils Pickert",)], ("Nils Pickert",)),
+    (("jane_doe",), [("Jane Doe",)], ("Jane Doe",)),
+    (("gabor.munier",), [("Gàbor Muniér",)], ("Gàbor Muniér",)),
+    (("Jane Doe A computer science professor",), [("Jane Doe",)], ("Jane Doe",)),
+    # a different person is no completion
+    (("Nils",), [("Anna Muster",)], ("Nils",)),
+    (("Jane Doe",), [("Jane",)], ("Jane Doe",)),
+    (("Jane",), [("Jane Doe", "John Roe")], ("Jane Doe",)),  # completed, not joined by John
+])
+def test_refine(first: tuple[str, ...], others: list[tuple[str, ...]], expected: tuple[str, ...]) -> None:
+    assert refine(first, others) == expected
+
+
+def test_byline_completes_the_json_ld_author_list() -> None:
+    body = f'<p class="byline">By Jane Doe and John Roe</p>{BODY}'
+    assert authors(article_ld("Jane Doe"), body) == ("Jane Doe", "John Roe")
+
+
+def test_visible_name_replaces_an_account_name_in_json_ld() -> None:
+    body = f'<span class="author-name">Jane Doe</span>{BODY}'
+    assert authors(article_ld("jane.doe"), body) == ("Jane Doe",)
+
+
+def test_weekday_in_a_byline_element_is_no_author() -> None:
+    head = '<meta name="author" content="Example News Redaktion">'
+    body = f'<span class="author-date">Donnerstag</span>{BODY}'
+    assert authors(head, body) == ("Example News Redaktion",)
