@@ -9,6 +9,7 @@ Site", "Site » Headline"), recognized by og:site_name, application-name or the 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from lxml.etree import XPath
@@ -40,23 +41,26 @@ def site_keys(site_name: str | None, url: str, s: Signals) -> set[str]:
     return keys
 
 
-def is_site(segment: str, keys: set[str]) -> bool:
+def is_site(segment: str, keys: set[str], names: frozenset[str] = frozenset()) -> bool:
+    """Whether `segment` names the site: like one of `keys` (its name, domain), or equal to one of `names`."""
     sq = squash(segment)
-    if not sq:
+    if not sq or sq in names:
         return True
     return any(sq == k or (len(k) >= 4 and (k in sq or sq in k) and len(sq) <= len(k) + 12) for k in keys)
 
 
-def strip_site_name(title: str, keys: set[str]) -> str:
+def strip_site_name(title: str, keys: set[str], names: frozenset[str] = frozenset()) -> str:
     """"Headline | Site" -> "Headline": drop leading and trailing segments that name the site."""
     parts = _TITLE_SEP.split(title)
     seps = _TITLE_SEP.findall(title)
     if len(parts) < 2:
         return title
     start, end = 0, len(parts)
-    while end - start > 1 and is_site(parts[end - 1], keys):
+    if names and end > 2:  # a site name with a separator of its own ("Headline - Section - Site")
+        end = next((k for k in range(1, end - 1) if "".join(map(squash, parts[k:end])) in names), end)
+    while end - start > 1 and is_site(parts[end - 1], keys, names):
         end -= 1
-    while end - start > 1 and is_site(parts[start], keys):
+    while end - start > 1 and is_site(parts[start], keys, names):
         start += 1
     if (start, end) == (0, len(parts)):
         return title
@@ -66,41 +70,95 @@ def strip_site_name(title: str, keys: set[str]) -> str:
     return out.strip()
 
 
-_HEADLINE_XPATH = (
+_HEADLINE_XPATH = XPath(
     "//h1 | //*[@itemprop='headline'] | //*[self::h2 or self::h3 or self::div or self::span or self::p]"
     "[contains(@class,'entry-title') or contains(@class,'post-title') or contains(@class,'article-title')"
     " or contains(@class,'headline') or contains(@class,'article__title') or contains(@class,'page-title')] | //h2"
 )
-
-
 _MAIN_HEADLINE = XPath(
     "//*[@itemprop='headline'] | //*[contains(@class,'entry-title') or contains(@class,'post-title')"
     " or contains(@class,'article-title')]"
 )
+# class/id tokens of headings that carry the site's name (a logo) or are only read aloud by screen readers
+_SITE_TOKEN = re.compile(r"^(?:site-?(?:title|name|logo|branding)|logo|brand|blog-?(?:title|name))$")
+_HIDDEN_TOKEN = re.compile(r"^(?:sr-only|visually-?hidden.*|screen-reader.*|element-invisible|aural|hidden|"
+                           r"invisible|offscreen|a11y-hidden)$")
 
 
-def _headings(tree: HtmlElement) -> list[str]:
-    """Visible headline candidates: <h1>, itemprop=headline, *-title classes, then <h2>, in that order."""
-    out: list[str] = []
-    h2s: list[str] = []
-    for el in tree.xpath(_HEADLINE_XPATH):
+@dataclass(frozen=True)
+class _Heading:
+    whole: str                  # the heading's visible text
+    cores: tuple[str, ...]      # the headline without a kicker or a trailing label in its own element
+    parts: tuple[str, ...]      # texts of the heading's child elements
+    main: bool                  # <h1>, itemprop=headline or a *-title class, not a plain <h2>
+    hidden: bool                # for screen readers only
+
+
+def _tokens(el: HtmlElement) -> list[str]:
+    return (el.get("class") or "").lower().split() + (el.get("id") or "").lower().split()
+
+
+def _is_root_link(href: str) -> bool:
+    """A link to a site's home page ("/", "https://host", an archived "https://host/")."""
+    href = href.strip()
+    inner = max(href.rfind("http://"), href.rfind("https://"))
+    if inner > 0:  # an archive's wrapped URL: judge the original
+        href = href[inner:]
+    parts = urlsplit(href)
+    return not parts.query and parts.path in ("", "/") and (bool(parts.netloc) or href == "/")
+
+
+def _is_site_heading(el: HtmlElement, text: str) -> bool:
+    """A heading that is the site's logo: marked as such, or nothing but a link to the home page."""
+    if any(_SITE_TOKEN.match(t) for t in _tokens(el)):
+        return True
+    for a in el.iter("a"):
+        if (a.get("rel") or "").lower() == "home" or (_is_root_link(a.get("href") or "") and text_of(a) == text):
+            return True
+    return False
+
+
+def _is_hidden(el: HtmlElement) -> bool:
+    return (el.get("hidden") is not None or (el.get("aria-hidden") or "").lower() == "true"
+            or any(_HIDDEN_TOKEN.match(t) for t in _tokens(el)))
+
+
+def _own_text(el: HtmlElement) -> str:
+    """The heading's text outside its child elements ("Headline<small>date, tags</small>" -> "Headline")."""
+    parts = [el.text or ""] + [child.tail or "" for child in el]
+    return clean(" ".join(parts))
+
+
+def _headings(tree: HtmlElement) -> tuple[list[_Heading], set[str]]:
+    """Visible headline candidates (<h1>, itemprop=headline, *-title classes, then <h2>) and the site names
+    shown as headings."""
+    out: list[_Heading] = []
+    seen: set[str] = set()
+    site_names: set[str] = set()
+    for el in _HEADLINE_XPATH(tree):
         text = text_of(el)
-        if not text or len(text) > 400 or text in out:
+        if not text or len(text) > 400 or text in seen:
             continue
-        # a kicker in its own child ("<span>Covid-19</span> Headline"): the headline without it comes first
-        texts = [text]
+        seen.add(text)
+        if _is_site_heading(el, text):
+            site_names.add(text)
+            continue
         children = [t for t in (text_of(child) for child in el if isinstance(child.tag, str)) if t]
+        cores = []
+        # a kicker in its own child ("<span>Covid-19</span> Headline"): the headline without it
         kicker = next((t for t in (text_of(d) for d in el.iterdescendants() if isinstance(d.tag, str))
                        if t and t != text), None)
-        if kicker and text.startswith(kicker) and len(kicker) < len(text) / 2:
-            texts.insert(0, text[len(kicker):].strip(" :|/-–—"))
-        texts += children
-        if el.tag == "h2" and "title" not in (el.get("class") or "") and el.get("itemprop") != "headline":
-            if len(h2s) < 20:
-                h2s.extend(texts)
-        elif len(out) < 20:
-            out.extend(texts)
-    return out + [h for h in h2s if h not in out]
+        if kicker and text.startswith(kicker):
+            cores.append(text[len(kicker):].strip(" :|/-–—"))
+        own = _own_text(el)
+        if children and own and own != text:
+            cores.append(own)
+        main = el.tag != "h2" or "title" in (el.get("class") or "") or el.get("itemprop") == "headline"
+        out.append(_Heading(text, tuple(c for c in cores if c and c != text), tuple(children), main, _is_hidden(el)))
+        if len(out) >= 40:
+            break
+    out.sort(key=lambda h: (h.hidden, not h.main))
+    return out, site_names
 
 
 def _segments(title: str) -> set[str]:
@@ -118,34 +176,57 @@ def _segments(title: str) -> set[str]:
     return out
 
 
+def _declared(tree: HtmlElement, s: Signals) -> list[str]:
+    """The titles the page declares about itself, the most specific first."""
+    found = (s.first_ld("headline"), s.first_meta("og:title"), s.first_meta("twitter:title"),
+             s.first_meta("headline", "dc.title", "title"), _html_title(tree), s.first_ld("name"))
+    return [clean(t) for t in found if t and clean(t)]
+
+
 def choose_title(tree: HtmlElement, s: Signals, keys: set[str]) -> str | None:
-    declared = [t for t in (s.first_ld("headline"), s.first_meta("og:title"), s.first_meta("twitter:title"),
-                            _html_title(tree), s.first_ld("name")) if t]
-    declared = [clean(t) for t in declared]
-    stripped = [strip_site_name(t, keys) for t in declared]
-    # 1. a visible headline that the declared titles confirm, in its on-page spelling
-    segments: set[str] = set()
-    for t in declared:
-        segments |= _segments(t)
-    headings = [strip_site_name(h, keys) for h in _headings(tree)]
+    declared = _declared(tree, s)
+    headings, site_names = _headings(tree)
+    # a site name equal to the page's whole title is the title tag copied: only its last segment names the site
+    whole = {squash(t) for t in declared}
+    keys = {k for k in keys if k not in whole}
+    names = frozenset(squash(n) for n in site_names) - {""}
+    stripped = [strip_site_name(t, keys, names) for t in declared]
     exact = {squash(t) for t in stripped}
-    for pool in (exact, segments):  # a heading equal to a declared title, else to a part of one
+    segments: set[str] = set()
+    for t in stripped:
+        segments |= _segments(t)
+
+    def confirmed(text: str, pool: set[str]) -> bool:
+        sq = squash(text)
+        return len(sq) >= 3 and sq in pool and not is_site(text, keys, names)
+
+    # 1. a visible headline that the declared titles confirm, in its on-page spelling; a kicker shown in its
+    # own element ("<span>Topic</span> Headline") is left out when a declared title has it as a segment
+    for pool in (exact, segments):
         for h in headings:
-            sq = squash(h)
-            if len(sq) >= 3 and sq in pool and not is_site(h, keys):
-                return h
-    # 2. the page's own headline element, unless it only names the site
-    for el in tree.xpath("//h1")[:2] + _MAIN_HEADLINE(tree)[:2]:
-        text = strip_site_name(text_of(el), keys)
-        if len(text) > 10 and not is_site(text, keys):
+            whole_text = strip_site_name(h.whole, keys, names)
+            for text in (*h.cores, whole_text, *h.parts):
+                if confirmed(text, pool):
+                    if text == whole_text:
+                        core = next((c for c in h.cores if confirmed(c, segments)), None)
+                        return core or text
+                    return text
+    # 2. the page's own headline element, unless it only names the site or is hidden
+    own = [el for el in tree.xpath("//h1") if not _is_hidden(el)][:2] + _MAIN_HEADLINE(tree)[:2]
+    for el in own:
+        text = text_of(el)
+        if squash(text) in names:
+            continue
+        text = strip_site_name(text, keys, names)
+        if len(text) > 10 and not is_site(text, keys, names):
             return text
     # 3. the declared headline without the site name
     for t in stripped:
-        if t and not is_site(t, keys):
+        if t and not is_site(t, keys, names):
             return t
     # 4. a visible heading, else whatever is declared
     if headings:
-        return headings[0]
+        return headings[0].whole
     return stripped[0] if stripped else None
 
 

@@ -1,0 +1,83 @@
+"""Titles chosen by crawler.extract_title, on hand-written pages: one test per rule."""
+
+from __future__ import annotations
+
+from crawler.extraction import extract
+
+BODY = """<p>After weeks of drought the rain came back to the valley on Tuesday, farmers said, and the
+river rose for the first time since the spring.</p>
+<p>The reservoir rose by two metres overnight and the ban on watering gardens was lifted by the council
+after a short meeting in the town hall.</p>"""
+URL = "https://news.example.com/world/rain-returns"
+
+
+def title(head: str, body: str, url: str = URL) -> str | None:
+    html = (f'<html lang="en"><head><meta charset="utf-8">{head}</head><body>{body}'
+            f"<footer><p>Example News, 1 Main Street.</p></footer></body></html>")
+    return extract(html, url).title
+
+
+def test_a_heading_that_links_to_the_home_page_names_the_site() -> None:
+    head = "<title>Rain returns to the valley | Weather Notes</title>"
+    body = f'<header><h1><a href="https://news.example.com/">Weather Notes</a></h1></header><article>{BODY}</article>'
+    assert title(head, body) == "Rain returns to the valley"
+
+
+def test_an_archived_home_page_link_names_the_site_too() -> None:
+    head = "<title>Rain returns to the valley | Weather Notes</title>"
+    body = ('<h1><a href="https://web.archive.org/web/2014/http://www.weathernotes.example/">Weather Notes</a></h1>'
+            f'<div class="post"><h2>Rain returns to the valley</h2>{BODY}</div>')
+    assert title(head, body) == "Rain returns to the valley"
+
+
+def test_a_logo_heading_is_not_the_headline() -> None:
+    head = "<title>Rain returns to the valley and the river rises | Weather Notes</title>"
+    body = f'<h1 class="site-title">Weather Notes</h1><article><h1 class="entry-title">Rain returns</h1>{BODY}</article>'
+    assert title(head, body) == "Rain returns"
+
+
+def test_a_site_name_with_its_own_separator_is_dropped_whole() -> None:
+    head = "<title>Rain returns - Weather - Notes from the valley</title>"
+    body = f'<h1><a href="/">Weather - Notes from the valley</a></h1><article><p>{BODY}</p></article>'
+    assert title(head, body, "https://other.example.org/rain") == "Rain returns"
+
+
+def test_a_kicker_in_its_own_element_is_left_out() -> None:
+    head = '<meta property="og:title" content="Climate: Drilling until it gets hot">'
+    body = ('<article><h1><span class="kicker">Climate</span><span class="visually-hidden">: </span>'
+            f'<span class="title">Drilling until it gets hot</span></h1>{BODY}</article>')
+    assert title(head, body) == "Drilling until it gets hot"
+
+
+def test_a_kicker_without_a_separator_is_left_out() -> None:
+    head = "<title>Leaked online: Data of an arms maker hacked | Example News</title>"
+    body = (f'<article><h1> <span class="topline">Leaked online</span> <span class="headline">Data of an arms maker'
+            f" hacked</span> </h1>{BODY}</article>")
+    assert title(head, body) == "Data of an arms maker hacked"
+
+
+def test_a_label_in_a_child_of_the_heading_is_left_out() -> None:
+    head = '<meta property="og:title" content="Spectators return to the stadiums">'
+    body = (f"<article><h1>Spectators return to the stadiums<br><small>02.02.2022 • Press, General</small></h1>"
+            f"{BODY}</article>")
+    assert title(head, body) == "Spectators return to the stadiums"
+
+
+def test_a_hidden_heading_is_not_the_headline() -> None:
+    head = '<title>News - Lake Institute</title><meta property="og:title" content="The first electron counts">'
+    body = f'<h1 class="pagetitle hidden">News</h1><article><h1>The first electron counts</h1>{BODY}</article>'
+    assert title(head, body, "https://www.lake.example/news/electron") == "The first electron counts"
+
+
+def test_a_site_name_that_copies_the_title_does_not_hide_the_title() -> None:
+    head = ('<meta property="og:site_name" content="Cup preview: Brothers meet in the final - Handball Union">'
+            '<meta property="og:title" content="Cup preview: Brothers meet in the final - Handball Union">')
+    body = f"<nav><h2>Leagues &amp; teams</h2></nav><article>{BODY}</article>"
+    assert title(head, body, "https://www.handball.example/news/cup") == "Cup preview: Brothers meet in the final"
+
+
+def test_dublin_core_title_confirms_a_heading() -> None:
+    head = ('<title>Data collection as a challenge - What does the society say? - Ypart</title>'
+            '<meta name="DC.title" content="Data collection as a challenge">')
+    body = f"<h1>What does the society say?</h1><h2>Data collection as a challenge</h2><p>{BODY}</p>"
+    assert title(head, body, "https://bigdata.ypart.example/page/x") == "Data collection as a challenge"
