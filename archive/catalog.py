@@ -371,6 +371,12 @@ class Catalog:
                            " ORDER BY fetched_at DESC, id DESC LIMIT 1", (url,))
         return first[0], latest[0], full[0] if full else None
 
+    def capture_ids(self, warc_filename: str) -> set[str]:
+        """Record ids of the captures indexed in one WARC file (base name): what a recovery compares with
+        the file's records to add the rows a killed process never committed."""
+        rows = self._query("SELECT record_id FROM captures WHERE warc_filename = ?", (warc_filename,))
+        return {row["record_id"] for row in rows}
+
     def runs(self, *, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Runs, newest first."""
         where, params = ("", []) if status is None else (" WHERE status = ?", [status])

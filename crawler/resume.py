@@ -8,8 +8,9 @@ that survives any crash is the archive itself, so resuming replays it:
 - at start, ``ArchiveStorage`` recovers ``*.warc.gz.open`` files (truncated to their last complete
   record) and the record store drops a partial last JSON line (``archive.writer``/``archive.records``);
 - ``ResumeState`` then reads the WARC files of run RUN (``warcinfo`` ``isPartOf``) for the responses
-  already captured, and ``records/RUN.jsonl`` for the pages already recorded; records missing from the
-  catalog (its last batch was lost) are added back;
+  already captured, and ``records/RUN.jsonl`` for the pages already recorded; records and captures
+  missing from the catalog (its last batch died with the process: ``archive.catalog`` buffers rows) are
+  added back (``restore_captures``; ``ArchiveStorage`` does the same for any recovered ``.open`` file);
 - ``ResumeMiddleware`` (downloader middleware, 790, before the incremental middleware's 800) answers a request for an already captured URL from
   the WARC record instead of the network, once per URL: the spider sees the same response, finds the
   same links, and only what was never captured (what was in flight at the crash, and what was still
@@ -35,6 +36,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
+from archive.catalog import Catalog
 from archive.reader import ArchivedRecord, ArchiveError, iter_records, read_record
 from archive.records import Record, RecordFileError, iter_jsonl
 from archive.writer import WarcLocation
@@ -92,6 +94,47 @@ def _location(rec: ArchivedRecord) -> WarcLocation:
     return WarcLocation(rec.filename, rec.offset, rec.length, rec.record_id or "", rec.payload_digest)
 
 
+CAPTURE_TYPES = ("response", "revisit")     # the WARC records crawler.capture gives a catalog row
+
+
+def _capture_row(rec: ArchivedRecord, run_id: str | None) -> dict[str, Any]:
+    """The ``Catalog.add_capture`` arguments crawler.capture would have given this record."""
+    status = rec.http_status
+    if status is None and rec.rec_type == "revisit" and "server-not-modified" in (rec.header("WARC-Profile") or ""):
+        status = 304   # an empty-block revisit of a 304 (crawler.incremental)
+    content_type = rec.http_header("Content-Type") or ""
+    return dict(url=rec.target_uri or "", fetched_at=rec.date or "", status=status,
+                mime=content_type.split(";")[0].strip().lower(), payload_digest=rec.payload_digest,
+                warc_filename=rec.filename, warc_offset=rec.offset, warc_length=rec.length,
+                record_id=rec.record_id or "", warc_type=rec.rec_type, run_id=run_id)
+
+
+def restore_captures(catalog: Catalog, path: Path) -> int:
+    """Add the catalog rows missing for the response and revisit records of one closed WARC file.
+
+    The catalog buffers its rows (up to 200, or 5 s) before it commits them, so after a SIGKILL the last
+    records of a WARC file can be in the (recovered) file but not in the catalog. Rows are matched by
+    record id, so running this again adds nothing. Returns the number of rows added; a damaged record
+    stops the scan of that file with a warning (the rows read until then are added).
+    """
+    path = Path(path)
+    known = catalog.capture_ids(path.name)
+    run_id = _run_of(path)
+    added = 0
+    try:
+        for rec in iter_records(path):
+            if rec.rec_type in CAPTURE_TYPES and rec.target_uri and rec.record_id not in known:
+                catalog.add_capture(**_capture_row(rec, run_id))
+                added += 1
+    except ArchiveError as exc:
+        logger.warning("catalog: %s; its records after that point have no catalog row", exc)
+    if added:
+        catalog.commit()
+        logger.warning("catalog: %d capture(s) of %s were missing (the process that wrote them was killed); "
+                       "added back", added, path.name)
+    return added
+
+
 @dataclass
 class ResumeState:
     """What run ``run_id`` already holds: captured responses (by URL) and recorded pages."""
@@ -103,6 +146,7 @@ class ResumeState:
     captured: dict[str, list[tuple[WarcLocation, str, str | None]]] = field(default_factory=dict)
     responses: dict[str, WarcLocation] = field(default_factory=dict)   # record id -> response location
     recorded: set[str] = field(default_factory=set)
+    files: dict[Path, int] = field(default_factory=dict)   # WARC file of the run -> its captures read
 
     @classmethod
     def load(cls, data_dir: Path, run_id: str) -> ResumeState:
@@ -110,10 +154,12 @@ class ResumeState:
         for path in sorted((Path(data_dir) / "warc").glob("*.warc.gz")):
             if _run_of(path) != run_id:
                 continue
+            state.files[path] = 0
             try:
                 for rec in iter_records(path):
-                    if rec.rec_type not in ("response", "revisit") or not rec.target_uri:
+                    if rec.rec_type not in CAPTURE_TYPES or not rec.target_uri:
                         continue
+                    state.files[path] += 1
                     refers_to = rec.header("WARC-Refers-To") if rec.rec_type == "revisit" else None
                     entry = (_location(rec), rec.date or "", refers_to)
                     state.captured.setdefault(rec.target_uri, []).append(entry)
@@ -155,6 +201,7 @@ class ResumeMiddleware:
         self.storage.open(spider)  # recovery of .open files and partial lines happens there, first
         self.state = ResumeState.load(self.storage.data_dir, self.run_id)
         self._restore_catalog()
+        self._restore_captures()
         set_state(self.crawler, self.state)
         logger.info("resuming run %s: %d URLs archived, %d pages recorded", self.run_id,
                     len(self.state.captured), len(self.state.recorded))
@@ -173,6 +220,16 @@ class ResumeMiddleware:
         if restored:
             logger.warning("resume: %d records of run %s were missing from the catalog; added back",
                            restored, self.run_id)
+
+    def _restore_captures(self) -> None:
+        """Captures of this run's WARC files whose catalog rows were lost with the last batch (a file closed
+        or rolled over just before a kill; a recovered ``.open`` file was already handled at start)."""
+        catalog, state = self.storage.catalog, self.state
+        if catalog is None or state is None:
+            return
+        for path, captures in state.files.items():
+            if len(catalog.capture_ids(path.name)) < captures:   # read again only the incomplete files
+                restore_captures(catalog, path)
 
     def process_request(self, request: Request, spider: Spider | None = None) -> Response | None:
         state = self.state

@@ -92,7 +92,8 @@ class ArchiveStorage:
         if self.writer is not None:
             return
         prepare_data_dir(self.data_dir)
-        for path in recover_open_files(self.data_dir / "warc"):
+        recovered = recover_open_files(self.data_dir / "warc")
+        for path in recovered:
             logger.warning("recovered unfinished WARC file from an earlier run: %s", path)
         settings = self.crawler.settings
         warcinfo = {
@@ -117,6 +118,12 @@ class ArchiveStorage:
         )
         self.records = RecordStore(self.data_dir / "records", self.run_id)
         self.catalog = Catalog(self.data_dir / "catalog.sqlite")
+        # A killed writer's last catalog batch was lost: rows for the records the recovery kept.
+        from crawler.resume import restore_captures  # crawler.resume imports this module
+
+        for result in recovered:
+            if result.path is not None:
+                restore_captures(self.catalog, result.path)
         args = {k: v for k, v in vars(spider).items() if isinstance(v, str | int | float | bool | list)}
         if settings.get("RESUME_RUN") == self.run_id and self.catalog.run(self.run_id) is not None:
             logger.info("run %s goes on where it stopped (crawler.resume)", self.run_id)

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from archive.catalog import Catalog
 from archive.reader import ArchiveError, iter_records, read_record
 from archive.records import validate
 
@@ -85,6 +86,25 @@ def check_pointers(data_dir: Path, records: list[dict[str, Any]]) -> None:
             path = path.with_name(path.name + ".open")
         archived = read_record(path, w["offset"], w["length"])
         assert archived.record_id == w["record_id"] and archived.target_uri == rec["url"]
+
+
+def check_catalog_complete(data_dir: Path) -> None:
+    """Every response and revisit record of the WARC files has exactly one catalog capture row pointing at
+    it, and the catalog points at nothing else (rows of a killed process's last batch are restored)."""
+    in_warcs: dict[tuple[str, int], str] = {}
+    for path in sorted((data_dir / "warc").glob("*.warc.gz")):
+        for rec in iter_records(path):
+            if rec.rec_type in ("response", "revisit"):
+                in_warcs[(path.name, rec.offset)] = rec.record_id or ""
+    with Catalog(data_dir / "catalog.sqlite") as catalog:
+        rows = catalog.captures()
+    in_catalog = Counter((row["warc_filename"], row["warc_offset"]) for row in rows)
+    assert [key for key, n in in_catalog.items() if n > 1] == [], "a capture is in the catalog twice"
+    missing = sorted(set(in_warcs) - set(in_catalog))
+    assert missing == [], f"{len(missing)} of {len(in_warcs)} archived responses have no catalog row"
+    assert set(in_catalog) == set(in_warcs)
+    ids = {(row["warc_filename"], row["warc_offset"]): row["record_id"] for row in rows}
+    assert ids == in_warcs
 
 
 def article_gets(site: Any) -> Counter[str]:
@@ -182,6 +202,7 @@ def test_sigkill_at_random_points_loses_nothing(fresh_site: Any, tmp_path: Path)
         records = complete_records(data)
         assert len(record_lines(data)) == len(records), "a partial JSON line survived"
         check_pointers(data, records)
+        check_catalog_complete(data)
         urls = Counter(r["url"] for r in records)
         assert [u for u, n in urls.items() if n > 1] == []
         assert {t.url for t in site.truth} <= set(urls), "an archived article has no record"
@@ -212,6 +233,77 @@ def test_two_crawls_in_one_data_directory(fresh_site: Any, tmp_path: Path) -> No
     for path in record_files:
         hosts = {urlsplit(json.loads(line)["url"]).netloc for line in path.read_text().splitlines()}
         assert len(hosts) == 1
+
+
+def test_restore_captures_adds_exactly_the_rows_a_killed_process_lost(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from archive.writer import HttpExchange, WarcWriter
+    from crawler.resume import restore_captures
+
+    when = datetime(2026, 11, 27, 11, 22, 33, tzinfo=UTC)
+
+    def exchange(n: int, status: int = 200) -> HttpExchange:
+        return HttpExchange(url=f"http://news.example/{n}", date=when, method="GET", request_headers=[],
+                            request_body=b"", status=status, reason="", protocol="HTTP/1.1",
+                            response_headers=[("Content-Type", "text/html; charset=utf-8")],
+                            body=b"" if status == 304 else f"<p>page {n}</p>".encode())
+
+    warcinfo = {"isPartOf": "run-x"}
+    with WarcWriter(tmp_path / "warc", warcinfo=warcinfo) as writer, Catalog(tmp_path / "catalog.sqlite") as catalog:
+        locations = [writer.write_exchange(exchange(n))[0] for n in range(5)]
+        revisit, _ = writer.write_revisit(exchange(0, 304), refers_to=locations[0], refers_to_uri=exchange(0).url,
+                                          refers_to_date=when, profile="server-not-modified", http_headers=False)
+        writer.write_metadata(url=exchange(1).url, concurrent_to=locations[1].record_id, date=when, payload=b"{}")
+        for n in (0, 1):  # what crawler.capture committed before the kill
+            loc = locations[n]
+            catalog.add_capture(url=exchange(n).url, fetched_at=when, status=200, mime="text/html",
+                                payload_digest=loc.payload_digest, warc_filename=loc.filename, warc_offset=loc.offset,
+                                warc_length=loc.length, record_id=loc.record_id, run_id="run-x")
+        catalog.commit()
+    (path,) = (tmp_path / "warc").glob("*.warc.gz")
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        assert restore_captures(catalog, path) == 4      # 3 responses and the revisit; not the metadata record
+        assert restore_captures(catalog, path) == 0      # idempotent
+        rows = {row["record_id"]: row for row in catalog.captures()}
+    assert set(rows) == {loc.record_id for loc in locations} | {revisit.record_id}
+    for n, loc in enumerate(locations):
+        row = rows[loc.record_id]
+        assert (row["url"], row["status"], row["mime"], row["warc_type"], row["run_id"]) == (
+            exchange(n).url, 200, "text/html", "response", "run-x")
+        assert (row["warc_filename"], row["warc_offset"], row["warc_length"]) == (loc.filename, loc.offset, loc.length)
+        assert row["payload_digest"] == loc.payload_digest and row["fetched_at"] == "2026-11-27T11:22:33Z"
+    row = rows[revisit.record_id]
+    assert (row["warc_type"], row["status"], row["payload_digest"]) == ("revisit", 304, locations[0].payload_digest)
+
+
+def test_a_crawl_after_a_sigkill_restores_the_lost_catalog_batch(fresh_site: Any, tmp_path: Path) -> None:
+    """Killed with responses in its .open file and none of their rows committed (the catalog commits every
+    200 rows or 5 s): the next crawl in the data directory, of another run, recovers the file and its rows."""
+    site = fresh_site(articles=30)
+    data = tmp_path / "data"
+    proc = start("crawl", "news", "--seed", site.base_url + "/", "--data-dir", str(data), "--no-extract", *FAST,
+                 "-s", "ARCHIVE_RUN_ID=killed")
+    deadline = time.monotonic() + 120
+    responses = 0
+    while proc.poll() is None and responses < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        responses = len(readable_responses(data)) if (data / "warc").is_dir() else 0
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert responses >= 5, "the crawl ended or stalled before it was killed"
+    with Catalog(data / "catalog.sqlite") as catalog:
+        lost = responses - len(catalog.captures())
+    other = fresh_site(articles=3)
+    again = start("crawl", "news", "--seed", other.base_url + "/", "--data-dir", str(data), "--no-extract", *FAST)
+    _out, err = again.communicate(timeout=240)
+    assert again.returncode == 0, err
+    check_catalog_complete(data)
+    log = "".join(p.read_text(encoding="utf-8") for p in (data / "runs").glob("*.log"))
+    if lost:
+        assert f"catalog: {lost} capture(s) of crawl-" in log and "added back" in log
+    with Catalog(data / "catalog.sqlite") as catalog:
+        assert {row["run_id"] for row in catalog.captures() if site.base_url in row["url"]} == {"killed"}
 
 
 @pytest.mark.parametrize("argv", [
