@@ -24,6 +24,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from scrapy.http import TextResponse
@@ -51,7 +52,7 @@ _SINGLE_BYTE = {"iso8859-1", "cp1252", "ascii", "latin-1"}
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 # Python codec names -> WHATWG Encoding Standard names, where they differ by more than "_" vs "-".
 _WHATWG = {"utf-16-le": "utf-16le", "utf-16-be": "utf-16be", "mac-cyrillic": "x-mac-cyrillic",
-           "mac-roman": "macintosh", "cp866": "ibm866", "cp874": "windows-874", "utf-8-sig": "utf-8"}
+           "mac-roman": "macintosh", "cp866": "ibm866", "cp874": "windows-874", "utf-8-sig": "utf-8", "shift_jis": "shift_jis"}
 
 
 def charset_name(encoding: str) -> str:
@@ -89,8 +90,29 @@ def _source(body: bytes, content_type: str | None, encoding: str) -> str:
     return "default" if body.isascii() else "sniffed"
 
 
-def count_controls(text: str) -> int:
-    """NUL and other C0 control characters (but tab, LF, FF, CR) and DEL in ``text``."""
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
+_NOT_CONTROL_BYTES = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
+
+
+@cache
+def _ascii_compatible(encoding: str) -> bool:
+    """True when every byte below 0x80 decodes to the same ASCII character (UTF-8, windows-125x, ...)."""
+    ascii_bytes = bytes(range(0x80))
+    try:
+        return ascii_bytes.decode(encoding) == ascii_bytes.decode("ascii")
+    except (LookupError, UnicodeDecodeError):
+        return False
+
+
+def count_controls(body: bytes, encoding: str, text: str) -> int:
+    """NUL and other C0 control characters (but tab, LF, FF, CR) and DEL in the page: counted in ``body``
+    (one C-speed pass) when ``encoding`` is ASCII-compatible, else in the decoded ``text``."""
+    if _ascii_compatible(encoding):
+        return len(body.translate(None, _NOT_CONTROL_BYTES))
+    return _controls_in_text(text)
+
+
+def _controls_in_text(text: str) -> int:
     if _CONTROLS.search(text) is None:
         return 0
     return len(text) - len(_CONTROLS.sub("", text))
@@ -111,7 +133,7 @@ def count_errors(body: bytes, encoding: str, text: str) -> int:
 def describe(body: bytes, content_type: str | None, encoding: str, text: str) -> TextEncoding:
     """The ``TextEncoding`` of ``text``, which ``body`` gave when decoded with ``encoding``."""
     return TextEncoding(charset=charset_name(encoding), source=_source(body, content_type, encoding),
-                        errors=count_errors(body, encoding, text), controls=count_controls(text))
+                        errors=count_errors(body, encoding, text), controls=count_controls(body, encoding, text))
 
 
 def mislabelled_utf8(html: str, encoding: str) -> str | None:
@@ -155,7 +177,8 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, TextEncodin
     encoding, text = html_to_unicode(content_type, body, auto_detect_fun=_sniff, default_encoding="ascii")
     fixed = mislabelled_utf8(text, encoding)
     if fixed is not None:
-        return fixed, TextEncoding(charset="utf-8", source="sniffed", errors=0, controls=count_controls(fixed))
+        return fixed, TextEncoding(charset="utf-8", source="sniffed", errors=0,
+                                   controls=count_controls(body, "utf-8", fixed))
     return text, describe(body, content_type, encoding, text)
 
 
@@ -194,8 +217,9 @@ class CharsetPipeline:
         if fixed is not None:
             logger.info("%s is labelled %s but is UTF-8: extracting it as UTF-8", item.url, item.encoding)
             item.html, item.encoding = fixed, "utf-8"
-            item.extra["encoding"] = TextEncoding(charset="utf-8", source="sniffed", errors=0,
-                                                  controls=count_controls(fixed))
+            before = item.extra.get("encoding")   # CharsetMiddleware's, from the same (ASCII-compatible) bytes
+            controls = before.controls if isinstance(before, TextEncoding) else _controls_in_text(fixed)
+            item.extra["encoding"] = TextEncoding(charset="utf-8", source="sniffed", errors=0, controls=controls)
             if self.crawler.stats is not None:
                 self.crawler.stats.inc_value("charset/mislabelled_utf8")
         return item
