@@ -154,6 +154,20 @@ ITEM_PIPELINES = {**ITEM_PIPELINES, "crawler.resume.ResumeFilterPipeline": 200, 
 # crawler.charset: each record's "encoding" says which charset decoded the page, from where (BOM, header,
 # meta, sniffed), and flags byte sequences it could not decode and control characters (NUL) in the page.
 SPIDER_MIDDLEWARES: dict[str, int | None] = {"crawler.charset.CharsetMiddleware": 800}
+# crawler.redirects: a redirect loop or a chain longer than REDIRECT_MAX_TIMES is one WARNING line naming the
+# URL (Scrapy drops both silently); every hop is archived. 20 hops, as browsers (Chrome, Firefox) and wget:
+# a longer chain is not a page a reader reaches. A plain body labelled gzip is used as it is (identity);
+# other content decoding failures are one WARNING line (raw bytes archived, no record).
+REDIRECT_MAX_TIMES = 20
+DOWNLOADER_MIDDLEWARES = {
+    **DOWNLOADER_MIDDLEWARES,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.redirects.RedirectMiddleware": 600,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.redirects.MetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.redirects.HttpCompressionMiddleware": 590,
+}
 # crawler.resume: the run id that `crawler crawl --resume RUN` continues (None: a new run).
 RESUME_RUN = None
 # crawler.diskfull: stop cleanly (finish reason "disk_full", exit code 3) when the data directory has less

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from archive.records import Record, validate
+from archive.records import Record, TextEncoding, validate
 from crawler.charset import decode_html
 from tests.misbehave import CYRILLIC_TEXT, UTF8_TEXT, Misbehaving
 from tests.test_faults_server import ROOT, Crawl, run_crawl
@@ -79,7 +79,8 @@ def test_crawl_stats_count_the_flagged_pages(crawl: Crawl) -> None:
 
 def test_records_load_back_with_their_encoding(crawl: Crawl) -> None:
     record = Record.from_dict(_record(crawl, "invalid-utf8"))
-    assert record.encoding is not None and record.encoding.flagged and record.encoding.errors == 3
+    assert isinstance(record.encoding, TextEncoding)
+    assert record.encoding.flagged and record.encoding.errors == 3
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -108,3 +109,20 @@ def test_records_without_encoding_still_load() -> None:
     del d["encoding"]                      # a record written before the field existed
     validate(d)
     assert Record.from_dict(d).encoding is None
+
+
+def test_control_characters_are_counted_in_any_encoding() -> None:
+    from crawler.charset import count_controls
+
+    page = "<p>a\x00b\x01c\td\n</p>"
+    for encoding in ("utf-8", "cp1251", "utf-16-le"):
+        assert count_controls(page.encode(encoding), encoding, page) == 2, encoding
+
+
+@pytest.mark.parametrize(("codec", "name"), [("cp1251", "windows-1251"), ("utf-16-le", "utf-16le"),
+                                             ("latin-1", "iso-8859-1"), ("shift_jis", "shift_jis"),
+                                             ("utf-8", "utf-8")])
+def test_charset_names_are_whatwg_names(codec: str, name: str) -> None:
+    from crawler.charset import charset_name
+
+    assert charset_name(codec) == name

@@ -1,0 +1,98 @@
+"""HTTP-level faults whose outcome must be clear (issue 6), in one real crawl of the misbehaving server:
+a redirect loop and a 25-hop chain (one WARNING line each naming the URL and why, every hop archived),
+a plain body labelled gzip (used as it is, with a line saying so) and a Retry-After slowdown that ends
+(the host's download slot goes back to its delay once the retry succeeded)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from archive.reader import iter_records
+from tests.misbehave import Misbehaving
+from tests.test_faults_server import Crawl, run_crawl
+
+SEEDS = ["redirect-loop", "chain?n=25", "gzip-plain", "retry-after-then-links", "gzip-ok"]
+SETTINGS = {"DOWNLOAD_TIMEOUT": "60", "LIMITS_RESPONSE_TIME": "30", "RETRY_AFTER_MAX_DELAY": "1"}
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawl]:
+    tmp = tmp_path_factory.mktemp("redirects")
+    with Misbehaving() as server:
+        result = run_crawl(server, [server.url(n) for n in SEEDS], tmp / "data", tmp, SETTINGS)
+        assert result.proc.returncode == 0, result.proc.stderr[-3000:]
+        yield result
+
+
+def _stats(crawl: Crawl) -> dict[str, Any]:
+    from archive.catalog import Catalog
+
+    with Catalog(crawl.data_dir / "catalog.sqlite") as catalog:
+        stats: dict[str, Any] = catalog.runs()[0]["stats"]
+    return stats
+
+
+def _archived(crawl: Crawl) -> list[str]:
+    """Target URIs of every response record, in WARC order (hops included)."""
+    return [rec.target_uri or "" for path in sorted((crawl.data_dir / "warc").glob("*.warc.gz"))
+            for rec in iter_records(path) if rec.rec_type == "response"]
+
+
+def test_crawl_finishes_and_every_warc_is_valid(crawl: Crawl) -> None:
+    assert "finished: finished" in crawl.proc.stdout
+    for path in sorted((crawl.data_dir / "warc").glob("*.warc.gz")):
+        check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(path)], capture_output=True,
+                               text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_redirect_loop_is_one_clear_line_and_both_hops_are_archived(crawl: Crawl) -> None:
+    loop, back = crawl.server.url("redirect-loop"), crawl.server.url("redirect-loop-back")
+    assert f"redirect loop: {back} redirects back to {loop} ({loop} -> {back} -> {loop})" in crawl.log
+    assert crawl.server.hits("/b/redirect-loop") == 1 and crawl.server.hits("/b/redirect-loop-back") == 1
+    archived = _archived(crawl)
+    assert loop in archived and back in archived
+    assert _stats(crawl)["redirect/loop"] == 1
+
+
+def test_chain_longer_than_20_hops_is_one_clear_line_and_each_hop_is_archived(crawl: Crawl) -> None:
+    base = crawl.server.url("chain")
+    # hops n=25 .. n=5 are fetched (the seed and 20 redirects); the 21st redirect is not followed
+    assert f"redirect chain longer than 20 hops: {base}?n=5 (from {base}?n=25)" in crawl.log
+    archived = _archived(crawl)
+    for n in range(5, 26):
+        assert archived.count(f"{base}?n={n}") >= 1, n
+    assert f"{base}?n=4" not in archived
+    assert f"{base}?n=0" not in crawl.records()
+    assert _stats(crawl)["redirect/too_long"] == 1
+
+
+def test_plain_body_labelled_gzip_is_used_as_it_is_and_said_so(crawl: Crawl) -> None:
+    url = crawl.server.url("gzip-plain")
+    assert (f"content decoding failed for {url}: labelled Content-Encoding: gzip but the body is not gzip data"
+            in crawl.log)
+    assert f"Error downloading <GET {url}>" not in crawl.log
+    assert "Declared gzip, sent plain." in crawl.records()[url]["text"]
+    rec = crawl.responses()[url]
+    assert rec.http_header("Content-Encoding") == "gzip"       # archived as received
+    assert _stats(crawl)["contentcoding/identity_fallback"] == 1
+    assert "Compressed the normal way." in crawl.records()[crawl.server.url("gzip-ok")]["text"]
+
+
+def test_retry_after_slowdown_ends_once_the_retry_succeeded(crawl: Crawl) -> None:
+    stats = _stats(crawl)
+    assert stats["politeness/retry_after"] == 1
+    assert stats["politeness/retry_after_ended"] == 1
+    assert stats["politeness/slots_slowed"] == 0
+    # The slot (host 127.0.0.1, DOWNLOAD_DELAY 0) went back to 0 s when the retried page arrived, before the
+    # spider saw the links on it: the four pages it links to were fetched at the normal pace.
+    assert "127.0.0.1: Retry-After slowdown over, download delay back to 0 s" in crawl.log
+    records = crawl.records()
+    for i in range(4):
+        assert f"{crawl.server.base_url}/b/page/after-wait-{i}" in records
+    assert crawl.server.hits("/b/retry-after-then-links") == 2
