@@ -434,6 +434,12 @@ def _retry_after_then_links(c: Conn) -> None:
         c.html(f"<html><head><title>Section</title></head><body><ul>{items}</ul></body></html>")
 
 
+@behaviour("gzip-corrupt")
+def _gzip_corrupt(c: Conn) -> None:
+    """A gzip header, then bytes that do not inflate: cannot be decoded at all."""
+    c.reply(200, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 200, extra=[("Content-Encoding", "gzip")])
+
+
 # --- robots.txt -------------------------------------------------------------------------------------------
 
 def _robots(c: Conn) -> None:

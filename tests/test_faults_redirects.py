@@ -16,7 +16,7 @@ from archive.reader import iter_records
 from tests.misbehave import Misbehaving
 from tests.test_faults_server import Crawl, run_crawl
 
-SEEDS = ["redirect-loop", "chain?n=25", "gzip-plain", "retry-after-then-links", "gzip-ok"]
+SEEDS = ["redirect-loop", "chain?n=25", "gzip-plain", "gzip-corrupt", "retry-after-then-links", "gzip-ok"]
 SETTINGS = {"DOWNLOAD_TIMEOUT": "60", "LIMITS_RESPONSE_TIME": "30", "RETRY_AFTER_MAX_DELAY": "1"}
 
 
@@ -82,6 +82,15 @@ def test_plain_body_labelled_gzip_is_used_as_it_is_and_said_so(crawl: Crawl) -> 
     assert rec.http_header("Content-Encoding") == "gzip"       # archived as received
     assert _stats(crawl)["contentcoding/identity_fallback"] == 1
     assert "Compressed the normal way." in crawl.records()[crawl.server.url("gzip-ok")]["text"]
+
+
+def test_undecodable_gzip_is_one_clear_line_archived_without_a_record(crawl: Crawl) -> None:
+    url = crawl.server.url("gzip-corrupt")
+    line = next(ln for ln in crawl.log.splitlines() if f"content decoding failed for {url}" in ln)
+    assert "WARNING" in line and "raw bytes archived, no record" in line and "Traceback" not in crawl.log
+    assert crawl.responses()[url].raw_payload.startswith(b"\x1f\x8b")
+    assert url not in crawl.records()
+    assert _stats(crawl)["contentcoding/failed"] == 1
 
 
 def test_retry_after_slowdown_ends_once_the_retry_succeeded(crawl: Crawl) -> None:
