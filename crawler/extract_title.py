@@ -8,6 +8,7 @@ Site", "Site » Headline"), recognized by og:site_name, application-name or the 
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -176,41 +177,56 @@ def _segments(title: str) -> set[str]:
     return out
 
 
-def _declared(tree: HtmlElement, s: Signals) -> list[str]:
-    """The titles the page declares about itself, the most specific first."""
-    found = (s.first_ld("headline"), s.first_meta("og:title"), s.first_meta("twitter:title"),
-             s.first_meta("headline", "dc.title", "title"), _html_title(tree), s.first_ld("name"))
-    return [clean(t) for t in found if t and clean(t)]
+def _declared(tree: HtmlElement, s: Signals) -> tuple[list[str], int]:
+    """The titles the page declares about itself, the most specific first, and how many are specific to the
+    article (the headline, OpenGraph, Twitter, Dublin Core; not the <title> tag or a JSON-LD name)."""
+    specific = [s.first_ld("headline"), s.first_meta("og:title"), s.first_meta("twitter:title"),
+                s.first_meta("headline", "dc.title", "title")]
+    general = [_html_title(tree), s.first_ld("name")]
+    # html.unescape: JSON-LD is often escaped twice ("&#8222;Quote&#8220;")
+    found = [[clean(html.unescape(t)) for t in group if t and clean(t)] for group in (specific, general)]
+    return found[0] + found[1], len(found[0])
 
 
 def choose_title(tree: HtmlElement, s: Signals, keys: set[str]) -> str | None:
-    declared = _declared(tree, s)
+    declared, specific = _declared(tree, s)
     headings, site_names = _headings(tree)
     # a site name equal to the page's whole title is the title tag copied: only its last segment names the site
     whole = {squash(t) for t in declared}
     keys = {k for k in keys if k not in whole}
     names = frozenset(squash(n) for n in site_names) - {""}
     stripped = [strip_site_name(t, keys, names) for t in declared]
-    exact = {squash(t) for t in stripped}
     segments: set[str] = set()
     for t in stripped:
         segments |= _segments(t)
 
-    def confirmed(text: str, pool: set[str]) -> bool:
+    def confirmed(text: str, pool: set[str], strict: bool = False) -> bool:
+        """`text` is in `pool` and does not name the site (strict: is not exactly the site's name)."""
         sq = squash(text)
-        return len(sq) >= 3 and sq in pool and not is_site(text, keys, names)
+        if len(sq) < 3 or sq not in pool:
+            return False
+        return sq not in keys and sq not in names if strict else not is_site(text, keys, names)
 
-    # 1. a visible headline that the declared titles confirm, in its on-page spelling; a kicker shown in its
-    # own element ("<span>Topic</span> Headline") is left out when a declared title has it as a segment
-    for pool in (exact, segments):
+    # 1. a visible headline that a declared title confirms, in its on-page spelling, the most specific
+    # declared title first; a kicker shown in its own element ("<span>Topic</span> Headline") is left out
+    # when a declared title has the rest as a segment
+    for pool in ({squash(t) for t in stripped[:specific]}, {squash(t) for t in stripped[specific:]}):
         for h in headings:
             whole_text = strip_site_name(h.whole, keys, names)
             for text in (*h.cores, whole_text, *h.parts):
-                if confirmed(text, pool):
+                if confirmed(text, pool, strict=True):
                     if text == whole_text:
                         core = next((c for c in h.cores if confirmed(c, segments)), None)
                         return core or text
                     return text
+    # a visible heading equal to a part of a declared title: the longest such part
+    best: tuple[int, str] | None = None
+    for h in headings:
+        for text in (*h.cores, strip_site_name(h.whole, keys, names), *h.parts):
+            if confirmed(text, segments) and (best is None or len(squash(text)) > best[0]):
+                best = (len(squash(text)), text)
+    if best:
+        return best[1]
     # 2. the page's own headline element, unless it only names the site or is hidden
     own = [el for el in tree.xpath("//h1") if not _is_hidden(el)][:2] + _MAIN_HEADLINE(tree)[:2]
     for el in own:

@@ -81,3 +81,33 @@ def test_dublin_core_title_confirms_a_heading() -> None:
             '<meta name="DC.title" content="Data collection as a challenge">')
     body = f"<h1>What does the society say?</h1><h2>Data collection as a challenge</h2><p>{BODY}</p>"
     assert title(head, body, "https://bigdata.ypart.example/page/x") == "Data collection as a challenge"
+
+
+def test_a_heading_confirmed_by_an_article_title_beats_one_confirmed_by_the_title_tag() -> None:
+    head = ("<title>Christmas without weight gain: 10 tips | Health Weekly</title>"
+            '<meta name="title" content="Christmas without weight gain: 10 tips for a slim feast">')
+    body = (f"<nav><h1>Christmas without weight gain: 10 tips</h1></nav>"
+            f"<article><h2>Christmas without weight gain: 10 tips for a slim feast</h2>{BODY}</article>")
+    assert title(head, body, "https://www.healthweekly.example/x") == (
+        "Christmas without weight gain: 10 tips for a slim feast")
+
+
+def test_a_json_ld_headline_escaped_twice_is_unescaped() -> None:
+    head = ('<script type="application/ld+json">{"@type": "NewsArticle", '
+            '"headline": "&#8222;Idiot&#8220;: The couple splits up"}</script>'
+            '<title>The couple splits up: "Idiot"</title>')
+    body = f'<h1>The couple splits up: "Idiot"</h1><article><h2>\u201eIdiot\u201c: The couple splits up</h2>{BODY}</article>'
+    assert title(head, body) == "\u201eIdiot\u201c: The couple splits up"
+
+
+def test_of_several_headings_in_the_title_the_longest_is_the_headline() -> None:
+    head = "<title>Customs online - Notices - Announcement of the tobacco tax act</title>"
+    body = f"<h1>Notices</h1><article><h1>Announcement of the tobacco tax act</h1>{BODY}</article>"
+    assert title(head, body, "https://www.customs.example/notices/1") == "Announcement of the tobacco tax act"
+
+
+def test_a_headline_that_mentions_the_site_is_kept_when_declared_as_such() -> None:
+    head = ('<script type="application/ld+json">{"@type": "BlogPosting", "headline": "15 years of rainnotes.net"}'
+            "</script><title>15 years of rainnotes.net \u2014 rainnotes.net</title>")
+    body = f'<h1>Menu</h1><article><h1 class="entry-title">15 years of rainnotes.net</h1>{BODY}</article>'
+    assert title(head, body, "https://rainnotes.net/15-years/") == "15 years of rainnotes.net"
