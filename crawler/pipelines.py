@@ -52,8 +52,10 @@ def _extract_in_worker(html: str, url: str, headers: dict[str, str], engine: str
 class ExtractionPipeline:
     """Runs ``crawler.extraction.extract`` for every PageItem in a process pool, time-boxed."""
 
-    def __init__(self, crawler: Crawler, workers: int, timeout: float, engine: str = "default") -> None:
+    def __init__(self, crawler: Crawler, workers: int, timeout: float, engine: str = "default",
+                 max_size: int = 0) -> None:
         self.crawler = crawler
+        self.max_size = max_size   # EXTRACT_MAX_SIZE: larger pages are not sent to a worker
         self.workers = workers
         self.timeout = timeout
         self.engine = engine
@@ -68,7 +70,8 @@ class ExtractionPipeline:
         engine = str(settings.get("EXTRACT_ENGINE") or "default")
         if engine not in ENGINES:
             raise ValueError(f"EXTRACT_ENGINE must be one of {', '.join(ENGINES)}, not {engine!r}")
-        return cls(crawler, workers=workers, timeout=settings.getfloat("EXTRACT_TIMEOUT"), engine=engine)
+        return cls(crawler, workers=workers, timeout=settings.getfloat("EXTRACT_TIMEOUT"), engine=engine,
+                   max_size=settings.getint("EXTRACT_MAX_SIZE"))
 
     def open_spider(self, spider: Spider | None = None) -> None:
         self.pool = ProcessPool(max_workers=self.workers)
@@ -84,6 +87,8 @@ class ExtractionPipeline:
             return item
         if self.pool is None:
             raise RuntimeError("ExtractionPipeline used before open_spider")
+        if self.max_size and len(item.html) > self.max_size:
+            return self._too_large(item)
         headers = {k: v for k, v in item.headers}
         future = self.pool.schedule(_extract_in_worker, args=(item.html, item.url, headers, self.engine), timeout=self.timeout)
         stats = self.crawler.stats
@@ -99,6 +104,17 @@ class ExtractionPipeline:
             stats.inc_value("extract/pages")
             if item.extraction_error:
                 stats.inc_value("extract/errors")
+        return item
+
+    def _too_large(self, item: PageItem) -> PageItem:
+        """A page over EXTRACT_MAX_SIZE: archived, recorded, not extracted (pickling it to a worker and
+        trafilatura's tree of it would cost hundreds of MB, and minutes until EXTRACT_TIMEOUT)."""
+        item.extraction_error = (f"page too large to extract ({len(item.html) / 1e6:.1f} MB > "
+                                 f"{self.max_size / 1e6:.1f} MB, EXTRACT_MAX_SIZE)")
+        logger.warning("%s: %s", item.url, item.extraction_error)
+        if self.crawler.stats is not None:
+            for key in ("extract/pages", "extract/errors", "extract/too_large"):
+                self.crawler.stats.inc_value(key)
         return item
 
 

@@ -55,6 +55,9 @@ ARCHIVE_WRITER_THREAD = True
 EXTRACT_ENABLED = True
 EXTRACT_WORKERS = 0          # 0: one worker process per core
 EXTRACT_TIMEOUT = 60.0       # seconds; a page whose extraction takes longer gets a record with an error
+# Characters of HTML; a larger page is archived but not sent to a worker (trafilatura took 900 MB and minutes on
+# a 20 MB page): its record has extraction_error "page too large to extract". 0: no limit.
+EXTRACT_MAX_SIZE = 8 * 1024 * 1024
 # "default": trafilatura text + the project's metadata; "fast": resiliparse main-content text and head
 # metadata (crawler.extraction_fast), ~10x faster at a lower precision, for very large crawls.
 EXTRACT_ENGINE = "default"
@@ -120,6 +123,10 @@ DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
 LIMITS_ENABLED = True
 LIMITS_MAX_BODY_SIZE = 24 * 1024 * 1024
 LIMITS_RESPONSE_TIME = 45.0
+# crawler.pagetree: the spider parses a page of up to LIMITS_PARSE_MAX_SIZE bytes into one lxml tree (about 25x
+# the page in memory); a larger page gets the tree of its first LIMITS_PARSE_MAX_SIZE bytes, and the links of the
+# rest are streamed (all of them kept). 0: no limit.
+LIMITS_PARSE_MAX_SIZE = 4 * 1024 * 1024
 # A body cut short by the server (Content-Length not reached, connection reset) is archived as received
 # and marked WARC-Truncated: length, instead of being thrown away.
 DOWNLOAD_FAIL_ON_DATALOSS = False

@@ -36,6 +36,7 @@ from scrapy.utils.response import get_base_url
 
 from crawler.items import PageItem
 from crawler.pagekind import classify, url_hint
+from crawler.pagetree import page_tree
 from crawler.urls import Scope, canonicalize_url, registered_domain
 from spiders.links import announced_feeds, page_links
 from spiders.listings import parse_feed, parse_sitemap, robots_sitemaps
@@ -98,6 +99,7 @@ class NewsSpider(scrapy.Spider):
         self._discover: set[str] = set()                  # origins whose robots sitemaps are wanted
         self._robots_requested: set[str] = set()
         self._max_gunzip = 0
+        self._max_tree = 0                                # LIMITS_PARSE_MAX_SIZE (crawler.pagetree)
         # Newest sitemap/feed date per URL over every listing of this run: crawler.incremental's revisit
         # policy reads it when the request is downloaded, so a later listing's newer date still counts.
         self.listing_dates: dict[str, datetime] = {}
@@ -106,6 +108,7 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider._max_gunzip = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        spider._max_tree = crawler.settings.getint("LIMITS_PARSE_MAX_SIZE")
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
         return spider
 
@@ -246,7 +249,7 @@ class NewsSpider(scrapy.Spider):
                 yield request
 
     def _parse_html(self, response: TextResponse) -> Iterator[Any]:
-        tree: _Element = response.selector.root
+        tree: _Element = page_tree(response, self._max_tree)   # memory bounded on a 20 MB page
         kind = classify(tree, response.url, pattern=self.article_pattern)
         self._count(f"news/items/{kind}")
         yield self._item(response, kind)

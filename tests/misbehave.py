@@ -434,6 +434,17 @@ def _retry_after_then_links(c: Conn) -> None:
         c.html(f"<html><head><title>Section</title></head><body><ul>{items}</ul></body></html>")
 
 
+@behaviour("huge-links")
+def _huge_links(c: Conn) -> None:
+    """A page of ``?mb=N`` MB (default 1) like huge-page, linking to /b/page/huge-first at its start and to
+    /b/page/huge-last at its very end (the spider must find links past what it parses into a tree)."""
+    size = int(float(c.query.get("mb", ["1"])[0]) * 1_000_000)
+    row = "<div><p>Filler paragraph with a <a href='#x'>link</a> and <b>markup</b> to chew on.</p></div>\n"
+    body = ("<html><head><title>Huge links</title></head><body><a href='/b/page/huge-first'>first</a>"
+            + row * (size // len(row)) + "<a href='/b/page/huge-last'>last</a></body></html>")
+    c.html(body)
+
+
 @behaviour("gzip-corrupt")
 def _gzip_corrupt(c: Conn) -> None:
     """A gzip header, then bytes that do not inflate: cannot be decoded at all."""
