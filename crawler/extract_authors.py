@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from lxml.etree import XPath
 from lxml.html import HtmlElement
@@ -173,6 +173,63 @@ _TEXT_BYLINES = XPath(
 )
 
 
+# short text nodes that may open a byline (the regex below decides)
+_LEAD_NODES = XPath(
+    "//body//text()[string-length(.) < 160][contains(., 'by') or contains(., 'By') or contains(., 'BY')"
+    " or contains(., 'von') or contains(., 'Von') or contains(., 'VON') or contains(., 'par')"
+    " or contains(., 'Par') or contains(., 'por') or contains(., 'Por')]")
+_NEXT_TEXTS = XPath("following::text()[normalize-space()][position() <= 2]")
+_INNER_TEXTS = XPath("descendant::text()[normalize-space()][position() <= 2]")
+# "By Jane Doe", "Posted by jane", "| By ", "06.11.2023 13:30 von Olga", "Verfasst von:": a byline's grammar
+# at the start of a text node: only digits and separators before it, at most a verb of publishing
+_GRAMMAR = re.compile(
+    r"^[\d\s.,:/|·•—–-]*(?:(?:posted|written|published|reported|gespeichert|verfasst|geschrieben|erstellt|"
+    r"veröffentlicht|eingestellt|publié|écrit|rédigé|publicado|escrito|publicada|escrita)\s+)?"
+    r"(?:by|von|par|por)\s*:?(?:\s+|$)", re.I)
+
+
+def _grammar_bylines(tree: HtmlElement, usable: Callable[[str | None], tuple[str, ...]]) -> Iterator[tuple[str, ...]]:
+    """Names after a byline's lead ("By", "Von", "Par", "Por", "Posted by") at the start of a short text,
+    in the same text or the next one ("Gespeichert von <span>rasos</span>"). The grammar vouches for the
+    name, so an account name in lower case is accepted; a name runs until a word in lower case."""
+    found = 0
+    for node in _LEAD_NODES(tree):
+        m = _GRAMMAR.match(node)
+        if not m or found >= 3:
+            continue
+        el = node.getparent()
+        if el is None or el.tag in ("script", "style", "title") or in_other_content(el):
+            continue
+        rest = node[m.end():].strip()
+        if not rest:  # the name is the next text: "<b>Von:</b> Jane Doe", "Posted by <a>jane</a>"
+            if node.is_tail:
+                texts = _NEXT_TEXTS(el)[1:]
+            else:
+                texts = _INNER_TEXTS(el)[1:] or _NEXT_TEXTS(el)
+            rest = texts[0].strip() if texts else ""
+        if not rest or len(rest) > 80:
+            continue
+        names = tuple(n for n in (_name_run(n) for n in usable(rest)) if n)
+        if len(names) > 1 and all(len(n.split()) < 2 for n in names):
+            continue  # "von Künstlern, Bands, DJs": a list of words in a sentence, not of people
+        if names:
+            found += 1
+            yield names
+
+
+def _name_run(name: str) -> str | None:
+    """"Nesselsetzer under" -> "Nesselsetzer": a name stops at a word in lower case (particles aside)."""
+    words = name.split()
+    run = words[:1]
+    for word in words[1:]:
+        if word[:1].islower() and word not in _PARTICLES:
+            break
+        run.append(word)
+    if len(run) == 1 and not run[0][:1].isupper() and not _HANDLE_SHAPE.match(run[0]):
+        return None
+    return " ".join(run)
+
+
 def _ld_authors(s: Signals, keys: set[str], *, persons: bool) -> tuple[str, ...]:
     """JSON-LD authors of the article: persons (or untyped names) first, organizations on request."""
     for obj in s.articles + s.pages:
@@ -212,7 +269,7 @@ def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, 
             break
     if not candidates:
         return fallback[0] if fallback else ()
-    return refine(candidates[0], candidates[1:])
+    return refine(candidates[0], candidates[1:] + fallback)
 
 
 def refine(names: tuple[str, ...], others: list[tuple[str, ...]]) -> tuple[str, ...]:
@@ -323,6 +380,8 @@ def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],
             names = tuple(n for n in usable(raw) if looks_like_name(n))
             if names:
                 yield "text", names
+    for names in _grammar_bylines(tree, usable):
+        yield "grammar", names
     names = _ld_authors(s, keys, persons=False)
     if names:
         yield "jsonld-organization", names

@@ -92,3 +92,38 @@ def test_weekday_in_a_byline_element_is_no_author() -> None:
     head = '<meta name="author" content="Example News Redaktion">'
     body = f'<span class="author-date">Donnerstag</span>{BODY}'
     assert authors(head, body) == ("Example News Redaktion",)
+
+
+# ---- bylines recognized by their grammar ----
+
+@pytest.mark.parametrize(("byline", "names"), [
+    ('<div class="meta">Posted in <a href="/c/news">News</a> by jane_doe on August 3, 2019</div>', ("jane_doe",)),
+    ('<div class="submitted">Gespeichert von <span class="username">rasos</span> am 24. Juli 2017</div>',
+     ("rasos",)),
+    ("<p><i>von Daniela Obers</i></p>", ("Daniela Obers",)),
+    ("<div><b>Von:</b> <br> <br> Götz Warnke</div>", ("Götz Warnke",)),
+    ('<div>Posted by Nesselsetzer under <a href="/c/fun">Just For Fun</a></div>', ("Nesselsetzer",)),
+    ('<div><span class="trending">yas!</span><span class="sr">| By </span><span>Cara Stiles</span> | '
+     "<time>April 13, 2020</time></div>", ("Cara Stiles",)),
+    ('<h2>Stars (1 / 1) <span>06.11.2023 13:30 von Olga </span></h2>', ("Olga",)),
+    ("<p><small>Verfasst von: <strong>mitundvoneinander</strong> | 31. Dezember 2008</small></p>",
+     ("mitundvoneinander",)),
+])
+def test_byline_grammar(byline: str, names: tuple[str, ...]) -> None:
+    assert authors("", byline + BODY, lang="de") == names
+
+
+@pytest.mark.parametrize("text", [
+    "<p>Neuer Music-Channel, rund um die Uhr Musik<br> von Künstlern, Bands, DJs,<br> die spielen.</p>",
+    '<p>Powered by <a href="https://wordpress.org">WordPress</a></p>',
+    '<p>Photo by <a href="/p/jane">Jane Doe</a></p>',
+    "<p>Die Zukunft von Europa entscheidet sich jetzt, sagt die Kommission.</p>",
+])
+def test_no_byline_in_running_text_or_credits(text: str) -> None:
+    assert authors("", text + BODY, lang="de") == ()
+
+
+def test_first_name_in_a_byline_completed_by_the_site_name_of_a_personal_site() -> None:
+    # the meta author names the site, so it is only a last resort; it still completes the byline's first name
+    head = '<meta property="og:site_name" content="Pamela Anderson"><meta name="author" content="Pamela Anderson">'
+    assert authors(head, f"<p>By Pamela</p>{BODY}") == ("Pamela Anderson",)
