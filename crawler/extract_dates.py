@@ -7,6 +7,7 @@ kept where the source gives them, a date alone stays a date ("2021-04-14"), a na
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from dateutil import parser as _dateparser
@@ -136,23 +137,42 @@ def url_date(url: str) -> str | None:
 
 def text_date(text: str) -> str | None:
     """The first date written out in a short text (a dateline), as YYYY-MM-DD."""
-    best: tuple[int, date] | None = None
+    found = next(_dates_in(text), None)
+    return found[1].isoformat() if found else None
+
+
+def labelled_date(text: str) -> str | None:
+    """The date that follows a publication label ("Published on", "Erschienen am:", "Publié le")."""
+    for m in _PUBLISHED_LABEL.finditer(text):
+        found = next(_dates_in(text[m.end():m.end() + 50]), None)
+        if found and found[0] <= 20:  # the label's own date, not one further on in the sentence
+            return found[1].isoformat()
+    return None
+
+
+def _dates_in(text: str) -> Iterator[tuple[int, date]]:
+    """(position, day) of every date written out in `text`, in text order."""
+    found: list[tuple[int, date]] = []
     for pattern, order in ((_TEXT_MDY, "mdy"), (_TEXT_DMY, "dmy"), (_TEXT_YMD, "ymd"), (_TEXT_NUMERIC_DMY, "dmy#")):
-        m = pattern.search(text)
-        if not m:
-            continue
-        a, b, c = m.groups()
-        if order == "mdy":
-            day = _valid(int(c), _MONTHS[a.lower()], int(b))
-        elif order == "dmy":
-            day = _valid(int(c), _MONTHS[b.lower()], int(a))
-        elif order == "ymd":
-            day = _valid(int(a), int(b), int(c))
-        else:
-            day = _valid(int(c), int(b), int(a))
-        if day and (best is None or m.start() < best[0]):
-            best = (m.start(), day)
-    return best[1].isoformat() if best else None
+        for m in pattern.finditer(text):
+            a, b, c = m.groups()
+            if order == "mdy":
+                day = _valid(int(c), _MONTHS[a.lower()], int(b))
+            elif order == "dmy":
+                day = _valid(int(c), _MONTHS[b.lower()], int(a))
+            elif order == "ymd":
+                day = _valid(int(a), int(b), int(c))
+            else:
+                day = _valid(int(c), int(b), int(a))
+            if day:
+                found.append((m.start(), day))
+    yield from sorted(found, key=lambda f: f[0])
+
+
+# a label that says the date after it is the publication date
+_PUBLISHED_LABEL = re.compile(
+    r"\b(?:erschienen|veröffentlicht|publiziert|published|posted|publié|publicado|pubblicato|gepubliceerd|"
+    r"opublikowano)(?:\s+(?:am|on|le|el|il|em|op|at))?\s*:?", re.I)
 
 
 # ---- choosing the publication date of a page ----
@@ -166,12 +186,13 @@ _PUBLISHED_META = ("article:published_time", "og:published_time", "og:article:pu
                    "displaydate", "dateCreated".lower(), "created", "release_date")
 _MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "dc.date.modified",
                   "dcterms.modified", "last-modified", "lastmod", "article.updated", "updated")
-# Each source of a publication date votes for its day with a weight (how often that source alone is right
-# on the extraction-dev set's even half); the day with the most weight wins. Sources disagree on a fifth of
-# pages (stale JSON-LD, UTC stamps across midnight, "last updated" shown as the date), and agreement
-# between independent sources is the best evidence there is.
-_DATE_WEIGHTS = {"url": 0.7, "meta": 0.6, "jsonld": 1.1, "microdata": 1.2, "time": 0.4, "visible": 1.3,
-                 "text": 0.4, "htmldate": 1.1, "htmldate_original": 0.5}
+# Each source of a publication date votes for its day with a weight (set on the extraction-dev set's even
+# half, checked on the odd half); the day with the most weight wins. Sources disagree on a fifth of pages
+# (stale JSON-LD, UTC stamps across midnight, "last updated" shown as the date), and agreement between
+# independent sources is the best evidence there is. The dateline next to the headline ("headline") and a
+# date after a publication label ("label") are what a reader sees as the date, and are right most often.
+_DATE_WEIGHTS = {"url": 0.7, "meta": 0.6, "jsonld": 1.1, "microdata": 1.2, "time": 0.2, "visible": 1.3,
+                 "headline": 1.5, "label": 1.7, "text": 0.4, "htmldate": 1.1, "htmldate_original": 0.5}
 _VISIBLE_DATES = XPath(
     "//*[contains(@class,'date') or contains(@class,'Date') or contains(@class,'datum') or contains(@class,'time')"
     " or contains(@class,'publish') or contains(@class,'stand') or self::time]"
@@ -210,11 +231,17 @@ def _date_votes(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) ->
             if value:
                 votes["visible"] = value
                 break
+    value = _headline_date(tree)
+    if value:
+        votes["headline"] = value
     body = tree.find(".//body")
     if body is not None:
         value = text_date(first_text(body, 5000))
         if value:
             votes["text"] = value
+        value = labelled_date(first_text(body, 100_000))
+        if value:
+            votes["label"] = value
     value = url_date(url)
     if value:
         votes["url"] = value
@@ -228,16 +255,78 @@ def _date_votes(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) ->
     return votes
 
 
+_AFTER_HEADLINE = XPath("following::*[position() <= 60]")
+_BEFORE_HEADLINE = XPath("preceding::*[position() <= 12]")
+
+
+def _headline_date(tree: HtmlElement) -> str | None:
+    """The date in a short element next to the headline (the article's dateline): the first one after
+    the first <h1>, else the nearest one before it."""
+    h1 = tree.find(".//body//h1")
+    if h1 is None:
+        return None
+    for candidates in (_AFTER_HEADLINE(h1), reversed(_BEFORE_HEADLINE(h1))):
+        for el in candidates:
+            if len(el) > 3 or el.tag in ("script", "style", "a", "li"):
+                continue
+            text = text_of(el)
+            if 6 <= len(text) <= 80 and not in_other_content(el):
+                value = text_date(text)
+                if value:
+                    return value
+    return None
+
+
 def choose_published(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) -> str | None:
     votes = _date_votes(tree, s, url, date_fallback)
     if not votes:
         return None
+    days = local_days(votes)
     tally: dict[str, float] = {}
-    for source, value in votes.items():
-        tally[value[:10]] = tally.get(value[:10], 0.0) + _DATE_WEIGHTS[source]
+    for source, day in days.items():
+        tally[day] = tally.get(day, 0.0) + _DATE_WEIGHTS[source]
     day = max(tally, key=lambda d: tally[d])  # first-seen wins a tie: JSON-LD, meta, microdata, ...
     # the most precise value for that day: a full timestamp with its offset where a source gives one
-    return max((v for v in votes.values() if v[:10] == day), key=len)
+    return max((v for v in votes.values() if v[:10] == day), key=len, default=day)
+
+
+_UTC_STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(?:Z|\+00:00)$")
+_LOCAL_STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(?:[+-](?!00:00)\d{2}:\d{2})?$")
+_MIDNIGHT_EAST_OF_UTC = 20  # a UTC stamp at 20:00:00-23:00:00 is local midnight at UTC+1..+4 (a date saved as a time)
+
+
+def local_days(votes: dict[str, str]) -> dict[str, str]:
+    """The day each source's value means where the page is published, not in UTC.
+
+    Pages often give the same instant twice: converted to UTC in metadata and in local time on the
+    page (`<time>`, a naive stamp). A UTC value whose minutes and seconds equal a local value's, a
+    whole number of hours (at most 14) away, is that instant: it votes for the local day. A UTC
+    value at exactly 20:00-23:00 with no local twin is a date stored as local midnight east of UTC:
+    it votes for the next day. htmldate, which reads the same metadata, follows such a move.
+    """
+    days = {source: value[:10] for source, value in votes.items()}
+    moved: dict[str, str] = {}  # UTC day -> local day
+    local = [m for m in map(_LOCAL_STAMP.match, votes.values()) if m]
+    for source, value in votes.items():
+        utc = _UTC_STAMP.match(value)
+        if not utc:
+            continue
+        instant = datetime.fromisoformat(f"{utc[1]}T{utc[2]}:{utc[3]}:{utc[4]}")
+        twin = None
+        for m in local:
+            other = datetime.fromisoformat(f"{m[1]}T{m[2]}:{m[3]}:{m[4]}")
+            shift = (other - instant).total_seconds()
+            if other != instant and shift % 3600 == 0 and abs(shift) <= 14 * 3600:
+                twin = m[1]
+                break
+        if twin:
+            days[source] = moved[utc[1]] = twin
+        elif int(utc[2]) >= _MIDNIGHT_EAST_OF_UTC and utc[3] == utc[4] == "00":
+            days[source] = moved[utc[1]] = (instant.date() + timedelta(days=1)).isoformat()
+    for source in ("htmldate", "htmldate_original"):  # htmldate reads the same UTC metadata, as a day
+        if source in days and days[source] in moved:
+            days[source] = moved[days[source]]
+    return days
 
 
 def choose_modified(s: Signals) -> str | None:

@@ -1,0 +1,99 @@
+"""Publication dates on hand-written pages: the dateline by the headline, publication labels, time zones."""
+
+from __future__ import annotations
+
+import json
+
+from crawler.extract_dates import labelled_date, local_days
+from crawler.extraction import extract
+
+BODY = """<p>After weeks of drought the rain came back to the valley on Tuesday, farmers said, and the
+river rose for the first time since the spring.</p>
+<p>The reservoir rose by two metres overnight and the ban on watering gardens was lifted by the council
+after a short meeting in the town hall.</p>
+<p>Forecasters expect more rain until the weekend, with storms possible in the hills to the north.</p>"""
+URL = "https://news.example.com/world/rain-returns"
+
+
+def page(head: str = "", before: str = "", article: str = "", after: str = "", *, lang: str = "en") -> str:
+    return (f'<html lang="{lang}"><head><meta charset="utf-8">{head}</head><body>'
+            f"<header><nav><a href='/'>Home</a> <a href='/news'>News</a></nav></header>{before}"
+            f"<main><article>{article}</article></main>{after}"
+            f"<footer><p>Example News, 1 Main Street.</p></footer></body></html>")
+
+
+def jsonld(obj: dict[str, object]) -> str:
+    return f'<script type="application/ld+json">{json.dumps(obj)}</script>'
+
+
+# ---- time zones: the day where the page is published ----
+
+def test_utc_stamp_with_a_local_twin_votes_for_the_local_day() -> None:
+    votes = {"jsonld": "2023-11-09T05:30:59Z", "time": "2023-11-08T23:30:59-06:00", "htmldate": "2023-11-09"}
+    assert local_days(votes) == {"jsonld": "2023-11-08", "time": "2023-11-08", "htmldate": "2023-11-08"}
+
+
+def test_naive_local_stamp_is_a_twin_too() -> None:
+    votes = {"meta": "2022-05-04T03:37:37+00:00", "time": "2022-05-03T23:37:37"}
+    assert local_days(votes)["meta"] == "2022-05-03"
+
+
+def test_utc_stamps_of_other_instants_keep_their_day() -> None:
+    votes = {"jsonld": "2021-04-14T05:30:59Z", "time": "2021-04-13T23:31:00+02:00", "meta": "2021-04-14T12:00:00Z"}
+    assert local_days(votes) == {"jsonld": "2021-04-14", "time": "2021-04-13", "meta": "2021-04-14"}
+
+
+def test_utc_late_evening_on_the_hour_is_local_midnight_of_the_next_day() -> None:
+    votes = {"meta": "2022-11-06T23:00:00Z", "htmldate": "2022-11-06", "url": "2022-11-06"}
+    assert local_days(votes) == {"meta": "2022-11-07", "htmldate": "2022-11-07", "url": "2022-11-06"}
+
+
+def test_page_with_utc_metadata_and_a_local_time_element() -> None:
+    head = jsonld({"@type": "NewsArticle", "headline": "Rain returns", "datePublished": "2023-11-09T05:30:59Z"})
+    article = f'<h1>Rain returns</h1><time datetime="2023-11-08T23:30:59-06:00">Nov 8</time>{BODY}'
+    assert extract(page(head, article=article), URL).published == "2023-11-08T23:30:59-06:00"
+
+
+def test_date_stored_as_local_midnight_in_utc() -> None:
+    head = '<meta property="article:published_time" content="2022-11-06T23:00:00Z">'
+    assert extract(page(head, article=f"<h1>Rain returns</h1>{BODY}"), URL).published == "2022-11-07"
+
+
+# ---- the dateline next to the headline ----
+
+def test_dateline_under_the_headline_outvotes_a_stale_meta_date() -> None:
+    head = '<meta property="article:published_time" content="2019-06-17T00:00:00+00:00">'
+    article = f'<h1>Rain returns</h1><p class="byline">By Jane Doe | <span class="date">June 4, 2020</span></p>{BODY}'
+    assert extract(page(head, article=article), URL).published == "2020-06-04"
+
+
+def test_dateline_above_the_headline() -> None:
+    article = f'<div class="kicker"><span>Weather</span> <span>14.04.2021</span></div><h1>Rain returns</h1>{BODY}'
+    assert extract(page(article=article, lang="de"), URL).published == "2021-04-14"
+
+
+def test_dates_of_teasers_in_a_sidebar_are_not_the_dateline() -> None:
+    sidebar = ('<aside><ul><li><span>May 3, 2022</span> <a href="/a">Storm warning</a></li>'
+               '<li><span>May 2, 2022</span> <a href="/b">Dry spell ends</a></li></ul></aside>')
+    article = f"<h1>Rain returns</h1><p>Jane Doe, April 14, 2021</p>{BODY}"
+    assert extract(page(article=article, after=sidebar), URL).published == "2021-04-14"
+
+
+# ---- publication labels ----
+
+def test_labelled_date_is_the_one_after_the_label() -> None:
+    text = "Letzte Änderung: 31.10.2023 - 14:49:39 Erschienen am: 01.11.2023 Lesungen: 61"
+    assert labelled_date(text) == "2023-11-01"
+    assert labelled_date("Published on Tuesday, April 14, 2021 by Jane") == "2021-04-14"
+    assert labelled_date("publié le 14 avril 2021 à 10h") == "2021-04-14"
+
+
+def test_label_far_from_a_date_gives_nothing() -> None:
+    assert labelled_date("She published three books, the last one in the spring of 2019.") is None
+    assert labelled_date("Published by the council after the meeting on 14 April 2021") is None
+
+
+def test_publication_label_in_the_page_footer() -> None:
+    article = f"<h1>Rain returns</h1>{BODY}"
+    after = "<div class='meta'><p>Erschienen am: 14.04.2021 · Letzte Änderung: 20.04.2021</p></div>"
+    assert extract(page(article=article, after=after, lang="de"), URL).published == "2021-04-14"
