@@ -124,6 +124,24 @@ def _is_hidden(el: HtmlElement) -> bool:
             or any(_HIDDEN_TOKEN.match(t) for t in _tokens(el)))
 
 
+_DECORATION = re.compile(r"^(?:\[?>+|[|•·»›])\s+|\s+[|•·/:–—-]+$")
+
+
+def _heading_text(el: HtmlElement) -> str:
+    """The heading as read: ruby annotations (<rt>, <rp>) left out, decoration ("[> ", " |") trimmed."""
+    if el.find(".//rt") is None:
+        text = text_of(el)
+    else:
+        parts = [el.text or ""]
+        for node in el.iterdescendants():
+            if isinstance(node.tag, str) and node.tag not in ("rt", "rp", "script", "style"):
+                parts.append(node.text or "")
+            if node.tail and not (node.getparent() is not None and node.getparent().tag in ("rt", "rp")):
+                parts.append(node.tail)
+        text = clean("".join(parts))
+    return _DECORATION.sub("", text)
+
+
 def _own_text(el: HtmlElement) -> str:
     """The heading's text outside its child elements ("Headline<small>date, tags</small>" -> "Headline")."""
     parts = [el.text or ""] + [child.tail or "" for child in el]
@@ -137,7 +155,7 @@ def _headings(tree: HtmlElement) -> tuple[list[_Heading], set[str]]:
     seen: set[str] = set()
     site_names: set[str] = set()
     for el in _HEADLINE_XPATH(tree):
-        text = text_of(el)
+        text = _heading_text(el)
         if not text or len(text) > 400 or text in seen:
             continue
         seen.add(text)
@@ -207,6 +225,17 @@ def choose_title(tree: HtmlElement, s: Signals, keys: set[str]) -> str | None:
             return False
         return sq not in keys and sq not in names if strict else not is_site(text, keys, names)
 
+    # 0. the page's headline that says more than the declared title it begins with ("Headline in Place"
+    # declared as "Headline"), as long as what it adds is no separated segment (a site or section name)
+    first = next((h for h in headings if h.main and not h.hidden), None)
+    if first is not None and not first.parts:  # (a subtitle or a byline in a child element adds nothing)
+        sq = squash(first.whole)
+        parts = len(_TITLE_SEP.split(first.whole))
+        for t in stripped[:specific]:
+            st = squash(t)
+            if (len(st) >= 10 and sq.startswith(st) and len(sq) > len(st) and 2 * len(st) >= len(sq)
+                    and len(_TITLE_SEP.split(t)) == parts and not is_site(first.whole, keys, names)):
+                return first.whole
     # 1. a visible headline that a declared title confirms, in its on-page spelling, the most specific
     # declared title first; a kicker shown in its own element ("<span>Topic</span> Headline") is left out
     # when a declared title has the rest as a segment
@@ -230,7 +259,7 @@ def choose_title(tree: HtmlElement, s: Signals, keys: set[str]) -> str | None:
     # 2. the page's own headline element, unless it only names the site or is hidden
     own = [el for el in tree.xpath("//h1") if not _is_hidden(el)][:2] + _MAIN_HEADLINE(tree)[:2]
     for el in own:
-        text = text_of(el)
+        text = _heading_text(el)
         if squash(text) in names:
             continue
         text = strip_site_name(text, keys, names)

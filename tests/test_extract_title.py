@@ -111,3 +111,30 @@ def test_a_headline_that_mentions_the_site_is_kept_when_declared_as_such() -> No
             "</script><title>15 years of rainnotes.net \u2014 rainnotes.net</title>")
     body = f'<h1>Menu</h1><article><h1 class="entry-title">15 years of rainnotes.net</h1>{BODY}</article>'
     assert title(head, body, "https://rainnotes.net/15-years/") == "15 years of rainnotes.net"
+
+
+def test_ruby_readings_are_not_part_of_the_headline() -> None:
+    head = '<meta property="og:title" content="NEWS EASY|\u5b50\u3069\u3082\u306e\u6cd5\u5f8b">'
+    body = (f"<article><h1><ruby>\u5b50<rt>\u3053</rt></ruby>\u3069\u3082\u306e<ruby>\u6cd5\u5f8b<rt>\u307b\u3046"
+            f"\u308a\u3064</rt></ruby></h1>{BODY}</article>")
+    assert title(head, body, "https://www3.nhk.example/news/easy/k1.html") == "\u5b50\u3069\u3082\u306e\u6cd5\u5f8b"
+
+
+def test_decoration_around_a_heading_is_trimmed() -> None:
+    head = "<title>mediaarch.example // Jens Weber</title>"
+    body = f"<h2>[> Jens Weber</h2><p>{BODY}</p>"
+    assert title(head, body, "https://mediaarch.example/jens-weber/") == "Jens Weber"
+
+
+def test_a_headline_that_says_more_than_its_declared_title_is_kept_whole() -> None:
+    head = ('<meta property="og:title" content="Battery maker raises its factory capacity - Battery News">'
+            '<meta property="og:site_name" content="Battery News">')
+    body = (f"<article><h1>Battery maker raises its factory capacity in Tennessee</h1>{BODY}</article>"
+            "<aside><h2>Battery maker raises its factory capacity</h2></aside>")
+    assert title(head, body) == "Battery maker raises its factory capacity in Tennessee"
+
+
+def test_a_byline_inside_the_headline_does_not_extend_it() -> None:
+    head = '<meta property="og:title" content="Top 100 metal vocalists of all time">'
+    body = f"<article><h1>Top 100 metal vocalists of all time <small>by Oz on December 4</small></h1>{BODY}</article>"
+    assert title(head, body) == "Top 100 metal vocalists of all time"
