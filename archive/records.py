@@ -23,7 +23,7 @@ import re
 import threading
 import unicodedata
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 
 from archive.timeutil import parse_iso
@@ -97,11 +98,30 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema(), format_checker=FormatChecker())
 
 
+@cache
+def _fast_validator() -> Callable[[dict[str, Any]], Any]:
+    # The same schema compiled to Python code (fastjsonschema): ~50 times faster than jsonschema on a valid
+    # record, which is what a crawl writes for every page. What it accepts, jsonschema accepts (see tests).
+    compiled: Callable[[dict[str, Any]], Any] = fastjsonschema.compile(schema())
+    return compiled
+
+
+def _passes_fast_check(d: dict[str, Any]) -> bool:
+    if any(isinstance(v, tuple) for v in d.values()):  # fastjsonschema takes tuples for arrays, jsonschema not
+        return False
+    try:
+        _fast_validator()(d)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
 def validate(d: Mapping[str, Any]) -> None:
     """Raise ``RecordValidationError`` listing every way ``d`` differs from the schema."""
-    errors = [
+    d = dict(d)
+    errors = [] if _passes_fast_check(d) else [  # jsonschema lists every problem of a bad record
         f"{'/'.join(str(p) for p in e.absolute_path) or '(record)'}: {e.message}"
-        for e in sorted(_validator().iter_errors(dict(d)), key=lambda e: list(map(str, e.absolute_path)))
+        for e in sorted(_validator().iter_errors(d), key=lambda e: list(map(str, e.absolute_path)))
     ]
     fetched_at = d.get("fetched_at")
     if not errors and isinstance(fetched_at, str):

@@ -92,6 +92,39 @@ def test_invalid_records_are_rejected(change: dict[str, Any], message: str) -> N
         validate(d)
 
 
+def test_fast_check_never_accepts_what_jsonschema_rejects() -> None:
+    """validate() asks a compiled copy of the schema first (fastjsonschema) and jsonschema only when it
+    says no: so whatever the fast check accepts must be valid for jsonschema too. Random mutations of a
+    valid record, both validators asked about each."""
+    import random
+
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    from archive.records import _passes_fast_check
+
+    reference = Draft202012Validator(schema(), format_checker=FormatChecker())
+    base = make_record().to_dict()
+    values: list[Any] = [None, "", "x", "2026-11-27", "2026-11-27T13:53:05Z", "2026-13-45T99:99Z", 0, -1, 2, 1.5,
+                         True, False, [], ["a"], [1], ("a",), {}, {"a": 1}, "article", "page", "0" * 32, "sha1:AB",
+                         {**LOC.to_dict(), "offset": True}, {"charset": "utf-8", "source": "bogus"},
+                         {"charset": "utf-8", "source": "bom", "errors": -1, "controls": 0}]
+    keys = [*base, "extra"]
+    rng = random.Random(7)
+    accepted = 0
+    for _ in range(1500):
+        d = dict(base)
+        for _ in range(rng.randint(1, 3)):
+            key = rng.choice(keys)
+            if rng.random() < 0.1:
+                d.pop(key, None)
+            else:
+                d[key] = rng.choice(values)
+        if _passes_fast_check(d):
+            accepted += 1
+            assert reference.is_valid(d), [e.message for e in reference.iter_errors(d)]
+    assert accepted > 50  # the mutations do not all break the record: both sides were exercised
+
+
 def test_missing_field_is_rejected() -> None:
     d = make_record().to_dict()
     del d["text"]
