@@ -105,3 +105,52 @@ def test_retry_after_slowdown_ends_once_the_retry_succeeded(crawl: Crawl) -> Non
     for i in range(4):
         assert f"{crawl.server.base_url}/b/page/after-wait-{i}" in records
     assert crawl.server.hits("/b/retry-after-then-links") == 2
+
+
+# --- the middlewares in-process (no crawl): Scrapy's behaviour kept, the loop and the limit said ----------
+
+def _redirected(mw: Any, request: Any, location: str) -> Any:
+    from scrapy.http import Response
+
+    return mw.process_response(request, Response(request.url, status=302, headers={"Location": location}))
+
+
+def test_redirect_middleware_follows_a_chain_and_stops_a_loop(caplog: pytest.LogCaptureFixture) -> None:
+    from scrapy import Request
+    from scrapy.exceptions import IgnoreRequest
+    from scrapy.utils.test import get_crawler
+
+    from crawler.redirects import RedirectMiddleware
+
+    mw = RedirectMiddleware.from_crawler(get_crawler(settings_dict={"REDIRECT_MAX_TIMES": 3}))
+    first = Request("http://a.example/1")
+    second = _redirected(mw, first, "/2")
+    assert isinstance(second, Request) and second.url == "http://a.example/2"
+    third = _redirected(mw, second, "http://b.example/3")          # another host: not a loop
+    assert isinstance(third, Request)
+    with pytest.raises(IgnoreRequest, match="redirect loop"):
+        _redirected(mw, third, "http://a.example/1")
+    assert "redirect loop: http://b.example/3 redirects back to http://a.example/1" in caplog.text
+    fourth = _redirected(mw, third, "/4")
+    with pytest.raises(IgnoreRequest):
+        _redirected(mw, fourth, "/5")                              # the 4th redirect, over the limit of 3
+    assert "redirect chain longer than 3 hops: http://b.example/4 (from http://a.example/1)" in caplog.text
+
+
+def test_meta_refresh_loop_is_said_too(caplog: pytest.LogCaptureFixture) -> None:
+    from scrapy import Request
+    from scrapy.exceptions import IgnoreRequest
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from crawler.redirects import MetaRefreshMiddleware
+
+    mw = MetaRefreshMiddleware.from_crawler(get_crawler())
+    page = b'<html><head><meta http-equiv="refresh" content="0; url=/b"></head></html>'
+    back = b'<html><head><meta http-equiv="refresh" content="0; url=/a"></head></html>'
+    a = Request("http://a.example/a")
+    b = mw.process_response(a, HtmlResponse(a.url, body=page))
+    assert isinstance(b, Request) and b.url == "http://a.example/b"
+    with pytest.raises(IgnoreRequest, match="redirect loop"):
+        mw.process_response(b, HtmlResponse(b.url, body=back))
+    assert "redirect loop: http://a.example/b redirects back to http://a.example/a" in caplog.text
