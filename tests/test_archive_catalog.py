@@ -130,6 +130,22 @@ def test_writes_are_batched_and_committed(tmp_path: Path) -> None:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_lookups_of_one_url_see_its_buffered_rows_and_leave_the_others_buffered(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as writer, Catalog(path) as reader:
+        capture(writer, "https://a/1", "2026-11-01T00:00:00Z", offset=1)
+        assert writer.capture_history("https://a/2") is None  # about another URL: nothing flushed
+        assert reader.captures() == []
+        found = writer.capture_history("https://a/1")  # about a buffered row: flushed first
+        assert found is not None and found[2] is not None and found[2]["warc_offset"] == 1
+        assert len(reader.captures()) == 1
+        writer.add_record(record("https://a/x", "2026-11-01T00:00:00Z", canonical_url="https://a/canon"), "r.jsonl")
+        assert writer.latest_record("https://a/y") is None and reader.records() == []
+        latest = writer.latest_record("https://a/canon")  # canonical_url counts as the record's URL
+        assert latest is not None and latest["url"] == "https://a/x"
+        assert len(reader.records()) == 1
+
+
 def test_buffered_rows_do_not_lock_out_other_writers(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     with Catalog(path) as crawl_a, Catalog(path) as crawl_b:
