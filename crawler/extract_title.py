@@ -21,6 +21,7 @@ from crawler.extract_signals import Signals
 
 # between spaces, or a bar or bullet even without them; guillemets only between spaces (they also quote)
 _TITLE_SEP = re.compile(r"\s+(?:[|\-–—~·•»«›‹/:]|::|\\\\|\|\|)\s+|\s*[|·•│]\s*")
+_DATE_ONLY = re.compile(r"^\s*\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\s*$")
 _SEGMENT_SEP = re.compile(_TITLE_SEP.pattern + r"|(?<=\w)[:：]\s+")
 
 
@@ -59,9 +60,13 @@ def strip_site_name(title: str, keys: set[str], names: frozenset[str] = frozense
     start, end = 0, len(parts)
     if names and end > 2:  # a site name with a separator of its own ("Headline - Section - Site")
         end = next((k for k in range(1, end - 1) if "".join(map(squash, parts[k:end])) in names), end)
-    while end - start > 1 and is_site(parts[end - 1], keys, names):
+    # a trailing segment containing the site's name ("Headline - European Championships Munich 2022" on
+    # munich2022.com) names the site too, unless the site is already named up front
+    loose = not is_site(parts[0], keys, names)
+    while end - start > 1 and (is_site(parts[end - 1], keys, names) or _DATE_ONLY.match(parts[end - 1])
+                               or (loose and any(len(k) >= 5 and k in squash(parts[end - 1]) for k in keys))):
         end -= 1
-    while end - start > 1 and is_site(parts[start], keys, names):
+    while end - start > 1 and (is_site(parts[start], keys, names) or _DATE_ONLY.match(parts[start])):
         start += 1
     if (start, end) == (0, len(parts)):
         return title
@@ -80,6 +85,10 @@ _MAIN_HEADLINE = XPath(
     "//*[@itemprop='headline'] | //*[contains(@class,'entry-title') or contains(@class,'post-title')"
     " or contains(@class,'article-title')]"
 )
+_NAMED_HEADLINE = XPath("//*[contains(@class,'headline') or contains(@class,'title')][not(self::title)]")
+_WORD = re.compile(r"\w{4,}")
+_NAMED = re.compile(r"(?:^|[-_])(?:headline|title)$")
+_NOT_HEADLINE_CONTAINERS = frozenset({"nav", "header", "footer", "aside", "li", "a", "form", "button", "label"})
 # class/id tokens of headings that carry the site's name (a logo) or are only read aloud by screen readers
 _SITE_TOKEN = re.compile(r"^(?:site-?(?:title|name|logo|branding)|logo|brand|blog-?(?:title|name))$")
 _HIDDEN_TOKEN = re.compile(r"^(?:sr-only|visually-?hidden.*|screen-reader.*|element-invisible|aural|hidden|"
@@ -265,7 +274,26 @@ def choose_title(tree: HtmlElement, s: Signals, keys: set[str]) -> str | None:
         text = strip_site_name(text, keys, names)
         if len(text) > 10 and not is_site(text, keys, names):
             return text
-    # 3. the declared headline without the site name
+    # 2b. without an <h1>: the first element named as a headline or title, outside navigation and lists,
+    # that shares a word with a declared title
+    declared_words = {w for t in declared for w in _WORD.findall(t.casefold())}
+    for el in _NAMED_HEADLINE(tree)[:10]:
+        text = _heading_text(el)
+        sq = squash(text)
+        if (10 < len(text) <= 300 and not _is_hidden(el) and not is_site(text, keys, names)
+                and (any(sq in squash(t) for t in declared) or declared_words & set(_WORD.findall(text.casefold())))
+                and not any(a.tag in _NOT_HEADLINE_CONTAINERS for a in el.iterancestors())
+                and any(_NAMED.search(t) for t in _tokens(el))):
+            return text
+    # 3. the segment of a declared title that the page's description repeats, else the declared headline
+    # without the site name
+    for description in (s.first_meta("description"), s.first_meta("og:description")):
+        sq = squash(description or "")
+        for t in declared if len(sq) >= 10 else ():
+            segment = next((p for p in _TITLE_SEP.split(t) if squash(p) == sq), None)
+            if segment and segment != t:
+                return segment.strip()
+
     for t in stripped:
         if t and not is_site(t, keys, names):
             return t

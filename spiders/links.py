@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -44,12 +45,15 @@ def _canonical(url: str) -> str | None:
         return None
 
 
-def page_links(tree: _Element, base_url: str, page_url: str) -> list[Link]:
+def page_links(tree: _Element, base_url: str, page_url: str, skip: Container[str] = ()) -> list[Link]:
     """The distinct http(s) ``<a href>`` targets of a page, canonical, in page order, without the page
-    itself, fragments-only links, non-web schemes and binary files (``SKIP_EXTENSIONS``)."""
+    itself, fragments-only links, non-web schemes, binary files (``SKIP_EXTENSIONS``) and the canonical
+    URLs in ``skip`` (those the crawl has requested already: most links of a page are its site's
+    navigation, so leaving them out here spares their pagination check)."""
     origin = _origin(base_url)
     here = canonicalize_url(page_url)
     links: dict[str, Link] = {}
+    done: set[str] = {here}
     for a in tree.iter("a"):
         href = (a.get("href") or "").strip()
         if not href or href.lower().startswith(_NOT_FOLLOWED):
@@ -59,8 +63,9 @@ def page_links(tree: _Element, base_url: str, page_url: str) -> list[Link]:
         else:
             absolute = urljoin(base_url, href)
         url = _canonical(absolute)
-        if url is None or url == here or url in links:
+        if url is None or url in done or url in skip:
             continue
+        done.add(url)
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or parts.path.lower().endswith(SKIP_EXTENSIONS):
             continue

@@ -319,8 +319,8 @@ class NewsSpider(scrapy.Spider):
         max_depth = self.options.max_depth
         links = [
             (link.url, hops if link.pagination else hops + 1)
-            for link in page_links(tree, base, response.url)
-            if link.url not in self._seen and self.scope.allows(link.url)
+            for link in page_links(tree, base, response.url, skip=self._seen)
+            if self.scope.allows(link.url)
         ]
         # Article-shaped links first: when max_pages cuts the crawl short, it has archived articles.
         links.sort(key=lambda pair: not url_hint(pair[0], self.article_pattern))

@@ -138,3 +138,33 @@ def test_a_byline_inside_the_headline_does_not_extend_it() -> None:
     head = '<meta property="og:title" content="Top 100 metal vocalists of all time">'
     body = f"<article><h1>Top 100 metal vocalists of all time <small>by Oz on December 4</small></h1>{BODY}</article>"
     assert title(head, body) == "Top 100 metal vocalists of all time"
+
+
+def test_without_an_h1_a_headline_named_by_its_class_that_agrees_with_the_title() -> None:
+    head = '<meta property="og:title" content="Mrs Pyke gave the meal kit 5 stars">'
+    body = (f'<nav><li><span class="menu-title">Meal kits and recipes</span></li></nav>'
+            f'<article><h2 class="review__title">The meal kit has changed my life</h2>{BODY}</article>')
+    assert title(head, body) == "The meal kit has changed my life"
+
+
+def test_without_an_h1_a_named_headline_that_shares_nothing_with_the_title_is_a_widget() -> None:
+    head = "<title>Rain returns to the valley</title>"
+    body = f'<article><p>{BODY}</p><div class="share-title">Share this with your friends:</div></article>'
+    assert title(head, body) == "Rain returns to the valley"
+
+
+def test_a_date_segment_is_not_part_of_the_title() -> None:
+    head = "<title>23.01.2022 - Wierer wins the last race at home</title>"
+    assert title(head, f"<p>{BODY}</p>") == "Wierer wins the last race at home"
+
+
+def test_the_title_segment_repeated_by_the_description_is_the_headline() -> None:
+    head = ("<title>Fan Club Regensburg - Frankfurt sets the course for the future - Club press - News</title>"
+            '<meta name="description" content="Frankfurt sets the course for the future">')
+    assert title(head, f"<p>{BODY}</p>", "http://fanclub.example/news/504") == (
+        "Frankfurt sets the course for the future")
+
+
+def test_a_trailing_segment_containing_the_domain_name_is_the_site() -> None:
+    head = "<title>Top athletes ready for Munich - European Championships Munich2022</title>"
+    assert title(head, f"<p>{BODY}</p>", "https://www.munich2022.example/de/x") == "Top athletes ready for Munich"

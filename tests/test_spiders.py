@@ -259,6 +259,15 @@ def test_page_links_mark_pagination() -> None:
         ("https://ex.org/world?id=5&page=2", True)]
 
 
+def test_page_links_leave_out_skipped_urls() -> None:
+    html = b"""<html><body><a href="/world/story">Story</a><a href="/world?page=2">2</a>
+    <a href="/sport">Sport</a><a href="/world/story">Story again</a></body></html>"""
+    tree = lxml.html.fromstring(html)
+    links = page_links(tree, "https://ex.org/world", "https://ex.org/world", skip={"https://ex.org/world/story"})
+    assert [(x.url, x.pagination) for x in links] == [
+        ("https://ex.org/world?page=2", True), ("https://ex.org/sport", False)]
+
+
 def test_announced_feeds() -> None:
     tree = lxml.html.fromstring(PAGE)
     assert announced_feeds(tree, "https://www.example.com/") == [
