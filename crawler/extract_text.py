@@ -40,7 +40,13 @@ _BOILERPLATE_LINE = re.compile(
     r"leggi anche|czytaj (?:też|także|więcej)|zobacz (?:też|także)|przeczytaj (?:też|także|również)|polecamy|"
     r"titelbild|beitragsbild|bildquelle|foto|photo|image|kontakt|telefon|tel\.|e-mail|fax|kategorie|category|"
     r"tags?|letzte änderung|keine kommentare|kommentare|comments?|teilen|share)\b.{0,160}$"
-    r"|^(?:©|\(c\)|copyright\b).{0,200}$)",
+    r"|^(?:©|\(c\)|copyright\b).{0,200}$"
+    # (behind a bullet or arrow) pointers to other stories and calls to follow, subscribe or write in, with
+    # their colon; paywall teasers; credit, source and release-date lines; image-viewer labels
+    r"|^[*•►▶>»·\s]*(?:lea(?: más| también)?\s*:|(?:te|le) (?:puede|podría) interesar|mira\s*:|puedes ver\s*:|"
+    r"notas relacionadas|s[ií]guenos|schon gelesen|top-themen|if you enjoyed|for the latest (?:news|stories)|"
+    r"to view the full story|pour lire la suite|pour accéder|zapraszamy|ten tekst przeczytasz|puede escribirnos|"
+    r"submit your letter|crédits? photos?|quellen?\s*:|release date\s*:|bild anzeigen).{0,200}$)",
     re.I)
 
 
