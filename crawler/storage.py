@@ -124,6 +124,7 @@ class ArchiveStorage:
         for result in recovered:
             if result.path is not None:
                 restore_captures(self.catalog, result.path)
+                self._index(result.path)   # its writer was killed before it could add the file to the index
         args = {k: v for k, v in vars(spider).items() if isinstance(v, str | int | float | bool | list)}
         if settings.get("RESUME_RUN") == self.run_id and self.catalog.run(self.run_id) is not None:
             logger.info("run %s goes on where it stopped (crawler.resume)", self.run_id)
@@ -137,6 +138,9 @@ class ArchiveStorage:
 
     def _warc_closed(self, path: Path) -> None:
         self.closed_warcs.append(path)
+        self._index(path)
+
+    def _index(self, path: Path) -> None:
         try:
             from archive.cdxj import append_to_index
         except ImportError:  # the index module is optional until it lands

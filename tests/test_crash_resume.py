@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from archive.catalog import Catalog
+from archive.cdxj import check_index
 from archive.reader import ArchiveError, iter_records, read_record
 from archive.records import validate
 
@@ -299,6 +300,8 @@ def test_a_crawl_after_a_sigkill_restores_the_lost_catalog_batch(fresh_site: Any
     _out, err = again.communicate(timeout=240)
     assert again.returncode == 0, err
     check_catalog_complete(data)
+    check = check_index(data)           # the recovered file is in the CDXJ index too
+    assert check.ok, "\n".join(check.lines())
     log = "".join(p.read_text(encoding="utf-8") for p in (data / "runs").glob("*.log"))
     if lost:
         assert f"catalog: {lost} capture(s) of crawl-" in log and "added back" in log
