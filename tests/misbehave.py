@@ -451,6 +451,15 @@ def _gzip_corrupt(c: Conn) -> None:
     c.reply(200, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 200, extra=[("Content-Encoding", "gzip")])
 
 
+@behaviour("retry-after-then-reset")
+def _retry_after_then_reset(c: Conn) -> None:
+    """503 with Retry-After: 1 the first time; then the connection is reset before any response."""
+    if c.server.hits(c.path) == 1:
+        c.reply(503, b"busy", content_type="text/plain", extra=[("Retry-After", "1")])
+    else:
+        c.reset()
+
+
 # --- robots.txt -------------------------------------------------------------------------------------------
 
 def _robots(c: Conn) -> None:
