@@ -58,7 +58,7 @@ staff reporter reporters correspondent correspondents writer writers contributor
 autor autorin author authors auteur autore team guest gast anonymous anonym unknown user name datum date
 photo photos foto fotos photographer bild bilder video quelle source sources by von par por mit und and
 senior chief deputy managing political politics news desk online digital social media weitere
-am on at um the der die das le la el il von vom by par follow folgen share teilen more mehr
+am on at um the der die das le la el il von vom by par follow folgen share teilen more mehr profile profil
 monday tuesday wednesday thursday friday saturday sunday montag dienstag mittwoch donnerstag freitag
 samstag sonntag lundi mardi mercredi jeudi vendredi samedi dimanche january february march april may june
 july august september october november december januar februar märz juni juli oktober dezember
@@ -66,7 +66,7 @@ july august september october november december januar februar märz juni juli o
 _TRAILING_ROLE = re.compile(
     r"(?:,?\s+(?:\(?(?:staff|senior|chief|contributing|guest|political|deputy)?\s*"
     r"(?:writer|reporter|correspondent|editor|redakteur(?:in)?|korrespondent(?:in)?|journalist(?:in)?|"
-    r"autor(?:in)?|contributor)s?\)?))+$",
+    r"autor(?:in)?|contributor|staff)s?\)?))+$",
     re.I)
 _DEGREES = frozenset({"phd", "md", "mba", "msc", "bsc", "ma", "ba", "rd", "rn", "dr", "prof", "jr", "sr"})
 _PLACEHOLDERS = frozenset({"no author", "unknown author", "admin", "administrator", "name", "author",
@@ -201,7 +201,8 @@ def _grammar_bylines(tree: HtmlElement, usable: Callable[[str | None], tuple[str
         if el is None or el.tag in ("script", "style", "title") or in_other_content(el):
             continue
         rest = node[m.end():].strip()
-        if not rest:  # the name is the next text: "<b>Von:</b> Jane Doe", "Posted by <a>jane</a>"
+        alone = not rest
+        if alone:  # the name is the next text: "<b>Von:</b> Jane Doe", "Posted by <a>jane</a>"
             if node.is_tail:
                 texts = _NEXT_TEXTS(el)[1:]
             else:
@@ -212,9 +213,15 @@ def _grammar_bylines(tree: HtmlElement, usable: Callable[[str | None], tuple[str
         names = tuple(n for n in (_name_run(n) for n in usable(rest)) if n)
         if len(names) > 1 and all(len(n.split()) < 2 for n in names):
             continue  # "von Künstlern, Bands, DJs": a list of words in a sentence, not of people
+        if len(names) == 1 and not alone and names[0][:1].islower() \
+                and not _AFTER_HANDLE.match(rest[rest.find(names[0]) + len(names[0]):]):
+            continue  # "made by human hands": an account name in running text is followed by a date or nothing
         if names:
             found += 1
             yield names
+
+
+_AFTER_HANDLE = re.compile(r"\s*(?:$|[|,;·•—–(@-]|\d|(?:on|am|at|um|le|el|il|under|in)\s)")
 
 
 def _name_run(name: str) -> str | None:
@@ -230,6 +237,31 @@ def _name_run(name: str) -> str | None:
     return " ".join(run)
 
 
+_COLLECTIVE = frozenset({"redaktion", "team", "desk", "newsroom", "editorial", "rédaction", "redacción"})
+
+
+def _without_site(name: str, keys: set[str]) -> str:
+    """"Adam Aaronson PhillyVoice" -> "Adam Aaronson", "FOCUS-Online-Experte Robin Tschöpe" -> "Robin Tschöpe":
+    words before or after a name that are the site's name (or a compound starting with it) go."""
+    words = name.split()
+    if any(w.casefold() in _COLLECTIVE for w in words):
+        return name  # "Example News Redaktion" is the site's newsroom: keep it whole
+
+    def is_site_word(word: str) -> bool:
+        parts = word.split("-")
+        return any(squash("".join(parts[:i])) in keys for i in range(1, len(parts) + 1))
+
+    def droppable(word: str) -> bool:  # what is left must still be a full name, unless an account name goes
+        rest = [w for w in words if w is not word]
+        return is_site_word(word) and (len(rest) > 1 or (word.isalpha() and word.islower() and rest[0].isalpha()))
+
+    while len(words) > 1 and droppable(words[-1]):
+        words.pop()
+    while len(words) > 1 and droppable(words[0]):
+        words.pop(0)
+    return " ".join(words)
+
+
 def _ld_authors(s: Signals, keys: set[str], *, persons: bool) -> tuple[str, ...]:
     """JSON-LD authors of the article: persons (or untyped names) first, organizations on request."""
     for obj in s.articles + s.pages:
@@ -242,7 +274,7 @@ def _ld_authors(s: Signals, keys: set[str], *, persons: bool) -> tuple[str, ...]
             else:
                 is_org, raw = False, ld_text(person)
             if raw and is_org != persons:
-                names.extend(n for n in clean_names(raw) if squash(n) not in keys)
+                names.extend(n for n in (_without_site(c, keys) for c in clean_names(raw)) if squash(n) not in keys)
         if names:
             return tuple(dict.fromkeys(names))
     people = s.persons()
@@ -324,7 +356,7 @@ def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],
     `fallback` instead (a last resort: press releases are often signed by the site itself)."""
 
     def usable(raw: str | None) -> tuple[str, ...]:
-        names = clean_names(raw)
+        names = tuple(_without_site(n, keys) for n in clean_names(raw))
         if names and all(squash(n) in keys or _DOMAIN.search(n) for n in names):
             fallback.append(names)
             return ()

@@ -127,3 +127,22 @@ def test_first_name_in_a_byline_completed_by_the_site_name_of_a_personal_site() 
     # the meta author names the site, so it is only a last resort; it still completes the byline's first name
     head = '<meta property="og:site_name" content="Pamela Anderson"><meta name="author" content="Pamela Anderson">'
     assert authors(head, f"<p>By Pamela</p>{BODY}") == ("Pamela Anderson",)
+
+
+# ---- the site's name around a person's ----
+
+@pytest.mark.parametrize(("byline", "site", "names"), [
+    ("Adam Aaronson PhillyVoice Staff", "PhillyVoice", ("Adam Aaronson",)),
+    ("FOCUS-Online-Experte Robin Tschöpe", "FOCUS Online", ("Robin Tschöpe",)),
+    ("Matthias herrpfleger", "herrpfleger", ("Matthias",)),           # an account name after the name
+    ("Helge Fahrnberger", "Fahrnberger", ("Helge Fahrnberger",)),     # a personal site: the name stays whole
+    ("Houzz Deutschland", "Houzz", ("Houzz Deutschland",)),
+])
+def test_site_name_around_the_author_is_dropped(byline: str, site: str, names: tuple[str, ...]) -> None:
+    head = f'<meta property="og:site_name" content="{site}">'
+    assert authors(head, f'<span class="byline">{byline}</span>{BODY}') == names
+
+
+def test_profile_link_is_no_author() -> None:
+    body = f'<a class="author-link" href="/profile/7">Profile</a>{BODY}'
+    assert authors("", body) == ()
