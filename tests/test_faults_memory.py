@@ -62,10 +62,16 @@ def _page(html: str) -> HtmlResponse:
     return HtmlResponse("http://news.example/section/", body=html.encode("utf-8"), encoding="utf-8")
 
 
-def test_a_page_under_the_limit_is_the_selector_tree() -> None:
-    response = _page("<html><body><a href='/a'>a</a></body></html>")
-    assert page_tree(response, 1000) is response.selector.root
-    assert page_tree(response, 0) is response.selector.root
+def test_a_page_under_the_limit_is_parsed_whole() -> None:
+    response = _page("<html><head><title>Small</title></head><body><div class='pager'><a href='/a'>a</a></div>"
+                     "<p>text</p><a href='/b'>b</a></body></html>")
+    for limit in (1000, 0):                  # 0: no limit
+        tree = page_tree(response, limit)
+        assert not [d for d in tree.iter("div") if d.get(MARKER)]
+        assert tree.findtext(".//title") == "Small" and tree.findtext(".//p") == "text"
+        links = page_links(tree, response.url, response.url)
+        assert [(link.url, link.pagination) for link in links] == [
+            ("http://news.example/a", True), ("http://news.example/b", False)]
 
 
 def test_a_page_over_the_limit_keeps_its_head_and_every_link() -> None:
