@@ -17,12 +17,13 @@ from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 from crawler.extract_dom import clean, squash, text_of
-from crawler.extract_signals import Signals
+from crawler.extract_signals import Signals, ld_text
 
 # between spaces, or a bar or bullet even without them; guillemets only between spaces (they also quote)
 _TITLE_SEP = re.compile(r"\s+(?:[|\-–—~·•»«›‹/:]|::|\\\\|\|\|)\s+|\s*[|·•│]\s*")
 _DATE_ONLY = re.compile(r"^\s*\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\s*$")
-_SEGMENT_SEP = re.compile(_TITLE_SEP.pattern + r"|(?<=\w)[:：]\s+")
+_EMBEDDED_TYPES = frozenset({"videoobject", "product", "event", "podcastepisode"})
+_SEGMENT_SEP = re.compile(_TITLE_SEP.pattern + r"|(?<=\w)[:：]\s+|\s+(?=\([^()]*\)$)")  # also "Headline (2021/5)"
 
 
 def site_keys(site_name: str | None, url: str, s: Signals) -> set[str]:
@@ -208,8 +209,8 @@ def _declared(tree: HtmlElement, s: Signals) -> tuple[list[str], int]:
     """The titles the page declares about itself, the most specific first, and how many are specific to the
     article (the headline, OpenGraph, Twitter, Dublin Core; not the <title> tag or a JSON-LD name)."""
     specific = [s.first_ld("headline"), s.first_meta("og:title"), s.first_meta("twitter:title"),
-                s.first_meta("headline", "dc.title", "title")]
-    general = [_html_title(tree), s.first_ld("name")]
+                s.first_meta("headline"), s.first_meta("dc.title"), s.first_meta("title")]
+    general = [_html_title(tree), _ld_name(s)]
     # html.unescape: JSON-LD is often escaped twice ("&#8222;Quote&#8220;")
     found = [[clean(html.unescape(t)) for t in group if t and clean(t)] for group in (specific, general)]
     return found[0] + found[1], len(found[0])
@@ -301,6 +302,15 @@ def choose_title(tree: HtmlElement, s: Signals, keys: set[str]) -> str | None:
     if headings:
         return headings[0].whole
     return stripped[0] if stripped else None
+
+
+def _ld_name(s: Signals) -> str | None:
+    """The JSON-LD name of the page's main object; an embedded video's or product's name titles that only."""
+    for obj in s.articles:
+        if str(obj.get("@type", "")).lower().rsplit("/", 1)[-1] not in _EMBEDDED_TYPES:
+            name = ld_text(obj.get("name"))
+            return " ".join(name.split()) if name else None
+    return None
 
 
 def _html_title(tree: HtmlElement) -> str | None:

@@ -168,3 +168,28 @@ def test_the_title_segment_repeated_by_the_description_is_the_headline() -> None
 def test_a_trailing_segment_containing_the_domain_name_is_the_site() -> None:
     head = "<title>Top athletes ready for Munich - European Championships Munich2022</title>"
     assert title(head, f"<p>{BODY}</p>", "https://www.munich2022.example/de/x") == "Top athletes ready for Munich"
+
+
+def test_an_embedded_videos_name_does_not_confirm_a_heading() -> None:
+    head = ('<script type="application/ld+json">{"@type": "VideoObject", "name": "Watch: the river rises"}</script>'
+            "<title>11 things we learned from the flood - Example News</title>")
+    body = (f"<article><h1>The river, the farmers and the council: 11 things we learned from the flood</h1>{BODY}"
+            "<div><h2>Watch: the river rises</h2></div></article>")
+    assert title(head, body, "https://www.example.org/flood") == (
+        "The river, the farmers and the council: 11 things we learned from the flood")
+
+
+def test_each_meta_title_name_is_a_declared_title() -> None:
+    head = ('<meta itemprop="headline" content="Rain">'
+            '<meta name="title" content="Christmas without weight gain: 10 tips for a slim feast">'
+            "<title>Christmas without weight gain: 10 tips | Health Weekly</title>")
+    body = (f"<nav><h1>Christmas without weight gain: 10 tips</h1></nav>"
+            f"<article><h2>Christmas without weight gain: 10 tips for a slim feast</h2>{BODY}</article>")
+    assert title(head, body, "https://www.healthweekly.example/x") == (
+        "Christmas without weight gain: 10 tips for a slim feast")
+
+
+def test_a_parenthetical_after_the_declared_title_is_not_part_of_the_headline() -> None:
+    head = '<meta property="og:title" content="The historic somersault (2021/5)">'
+    body = f"<h2>The historic somersault</h2><p>{BODY}</p>"
+    assert title(head, body, "https://www.magazine.example/x") == "The historic somersault"
