@@ -1,17 +1,26 @@
 """Re-extraction: new JSON records from archived HTML responses, without touching the network.
 
-Every HTML response (status 200) of the given WARC files, ours or another tool's, is decoded and run
-through ``crawler.extraction.extract`` and ``crawler.pagekind.classify`` in a process pool (one worker per
-core, each page time-boxed), and becomes a new record in ``records/<run-id>.jsonl`` and the catalog. The
-run's catalog row names the extractor version (the record schema has no field for it), so a later,
-better extractor is one ``crawler reextract`` away from improving the whole archive. Bad WARC records are
-reported with file and offset and skipped.
+Every HTML response (status 200) of the given WARC files, ours or another tool's, is decoded (as a crawl
+decodes it: ``crawler.charset.decode_html``) and run through ``crawler.extraction.extract`` and
+``crawler.pagekind.classify`` in a process pool (one worker per core), and becomes a new record in
+``records/<run-id>.jsonl`` and the catalog. The run's catalog row names the extractor version (the record
+schema has no field for it), so a later, better extractor is one ``crawler reextract`` away from improving
+the whole archive. Bad WARC records are reported with file and offset and skipped.
+
+Where the work happens: the parent scans each WARC once (``archive.cdxj.scan_warc``, which finds the
+HTML responses and the bad records) and sends the workers only where each page is (file, offset,
+length), CHUNK pages per task; a worker reads and decompresses its pages itself, extracts them and
+builds their records, so the parent neither decompresses a page twice nor pickles HTML, and one pool
+task carries many pages. Time box: a chunk that runs past ``timeout`` (or whose worker dies) is run
+again one page per task, each page with ``timeout`` of its own; a page that still does not finish gets
+a record with an ``extraction_error``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -22,12 +31,14 @@ from typing import Any
 from pebble import ProcessPool
 
 from archive.cdxj import BadRecord, CdxjLine, index_filename, scan_warc
-from archive.records import Record
-from archive.replay import Archive, CaptureError, LoadedCapture
+from archive.reader import ArchiveError, read_record
+from archive.records import Record, TextEncoding, text_fingerprint
 from crawler.extraction import Extraction
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+CHUNK = 16          # pages per pool task: one task's overhead is shared by many pages
 _WARC_NAME = re.compile(r"^[A-Za-z0-9._-]+\.warc(\.gz)?$")
+_ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
 
 def extractor_version() -> str:
@@ -40,15 +51,31 @@ def extractor_version() -> str:
 
 
 @dataclass(frozen=True)
+class PageRef:
+    """Where one archived HTML response is: all a worker needs to read it itself."""
+
+    path: str                 # the WARC file to read
+    line: CdxjLine            # its index line (filename as the index names it, offset, length, url, status)
+
+
+@dataclass(frozen=True)
 class Page:
-    """One archived HTML response, ready for a worker."""
+    """One archived HTML response, read from its WARC record."""
 
     line: CdxjLine
     fetched_at: str                         # WARC-Date, ISO 8601 "Z"
     headers: tuple[tuple[str, str], ...]
-    body: bytes
+    body: bytes                             # payload without transfer and content encodings
     record_id: str | None
     payload_digest: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A worker's answer for one page: its record, or why its WARC record could not be read."""
+
+    record: Record | None
+    problem: BadRecord | None = None
 
 
 @dataclass
@@ -65,9 +92,8 @@ class ReextractStats:
                 "extraction_errors": self.extraction_errors, "bad_records": len(self.problems)}
 
 
-def iter_pages(data_dir: Path, warcs: Iterable[Path], stats: ReextractStats) -> Iterator[Page]:
+def iter_refs(data_dir: Path, warcs: Iterable[Path], stats: ReextractStats) -> Iterator[PageRef]:
     """The HTML responses of ``warcs`` in file order; bad records go to ``stats.problems``."""
-    archive = Archive(data_dir)
     for path in warcs:
         stats.files += 1
         scan = scan_warc(path, index_filename(data_dir, path))
@@ -75,105 +101,152 @@ def iter_pages(data_dir: Path, warcs: Iterable[Path], stats: ReextractStats) -> 
         for line in scan.lines:
             if line.is_revisit or line.status != 200 or line.mime not in HTML_TYPES:
                 continue
-            try:
-                capture = archive.load(line)
-            except CaptureError as exc:
-                stats.problems.append(exc.problem)
-                continue
-            yield _page(line, capture)
+            yield PageRef(str(path), line)
 
 
-def _page(line: CdxjLine, capture: LoadedCapture) -> Page:
-    warc = {k.lower(): v for k, v in capture.warc_headers}
-    date = warc.get("warc-date") or ""
-    digest = warc.get("warc-payload-digest")
-    return Page(line=line, fetched_at=_iso_z(date, line.timestamp), headers=capture.http_headers,
-                body=capture.body, record_id=warc.get("warc-record-id"), payload_digest=digest)
+def read_page(ref: PageRef) -> Page:
+    """Read and decode one page's WARC record; raises ``ArchiveError`` when it is unreadable."""
+    line = ref.line
+    record = read_record(Path(ref.path), line.offset, line.length)
+    if record.rec_type != "response":
+        raise ArchiveError(Path(ref.path), line.offset, f"expected a response record, found {record.rec_type!r}")
+    return Page(line=line, fetched_at=_iso_z(record.date or "", line.timestamp), headers=record.http_headers,
+                body=record.payload, record_id=record.record_id, payload_digest=record.payload_digest)
 
 
 def _iso_z(warc_date: str, ts: str) -> str:
-    if re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$", warc_date):
+    if _ISO_Z.match(warc_date):
         return warc_date
     return f"{ts[:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:14]}Z"
 
 
-def _work(body: bytes, url: str, headers: tuple[tuple[str, str], ...]) -> tuple[Extraction, str]:
-    """In a worker: decode, extract, classify."""
-    from w3lib.encoding import html_to_unicode
+def _content_type(headers: tuple[tuple[str, str], ...]) -> str | None:
+    return next((v for k, v in headers if k.lower() == "content-type"), None)
 
+
+def extract_pages(refs: list[PageRef], run_id: str) -> list[Outcome]:
+    """In a worker: read, decode, extract and classify each page; one outcome per page, in order.
+
+    An exception of the extractor becomes that page's ``extraction_error``; the other pages go on.
+    """
+    from crawler.charset import decode_html
     from crawler.extraction import extract
     from crawler.pagekind import classify
 
-    content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
-    _, html = html_to_unicode(content_type, body)
-    return extract(html, url, dict(headers)), classify(html, url)
+    outcomes = []
+    for ref in refs:
+        try:
+            page = read_page(ref)
+        except ArchiveError as exc:
+            outcomes.append(Outcome(None, BadRecord(ref.line.filename, ref.line.offset, exc.reason)))
+            continue
+        extraction: Extraction | None = None
+        kind, error, encoding = "page", None, None
+        try:
+            html, encoding = decode_html(page.body, _content_type(page.headers))
+            extraction, kind = extract(html, page.line.url, dict(page.headers)), classify(html, page.line.url)
+        except Exception as exc:  # kept in the page's record (extraction_error), counted in the stats
+            extraction, kind, error = None, "page", f"{type(exc).__name__}: {exc}"[:500]
+        outcomes.append(Outcome(build_record(page, run_id, extraction, kind, error, encoding)))
+    return outcomes
 
 
-def build_record(page: Page, run_id: str, extraction: Extraction | None, kind: str,
-                 error: str | None) -> Record:
+def build_record(page: Page, run_id: str, extraction: Extraction | None, kind: str, error: str | None,
+                 encoding: TextEncoding | None = None) -> Record:
     """The record of one re-extracted page (validated when it is stored)."""
-    from archive.records import text_fingerprint
-
     ext = extraction
     text = ext.text if ext else ""
-    content_type = next((v for k, v in page.headers if k.lower() == "content-type"), None)
     name = Path(page.line.filename).name
     warc = None
     if _WARC_NAME.match(name) and page.record_id:
         warc = {"filename": name, "offset": page.line.offset, "length": page.line.length,
                 "record_id": page.record_id, "payload_digest": page.payload_digest}
-    record = Record(
+    return Record(
         run_id=run_id, url=page.line.url, canonical_url=(ext.canonical_url if ext else None) or page.line.url,
-        fetched_at=page.fetched_at, status=page.line.status or 200, content_type=content_type, kind=kind,
-        title=ext.title if ext else None, authors=list(ext.authors) if ext else [],
+        fetched_at=page.fetched_at, status=page.line.status or 200, content_type=_content_type(page.headers),
+        kind=kind, title=ext.title if ext else None, authors=list(ext.authors) if ext else [],
         published=ext.published if ext else None, modified=ext.modified if ext else None,
         language=ext.language if ext else None, site_name=ext.site_name if ext else None,
         description=ext.description if ext else None, image=ext.image if ext else None,
         categories=list(ext.categories) if ext else [], tags=list(ext.tags) if ext else [],
         text=text, word_count=len(text.split()), warc=warc, extraction_error=error,
-        text_fingerprint=text_fingerprint(ext.title, text) if ext else None,
+        text_fingerprint=text_fingerprint(ext.title, text) if ext else None, encoding=encoding,
     )
-    return record
+
+
+def _chunks(refs: Iterator[PageRef], size: int) -> Iterator[list[PageRef]]:
+    """Runs of up to ``size`` pages of one WARC file."""
+    chunk: list[PageRef] = []
+    for ref in refs:
+        if chunk and (len(chunk) >= size or ref.path != chunk[0].path):
+            yield chunk
+            chunk = []
+        chunk.append(ref)
+    if chunk:
+        yield chunk
 
 
 def reextract(data_dir: Path, warcs: list[Path], *, run_id: str, workers: int = 0, timeout: float = 60.0,
-              on_record: Callable[[Record], None]) -> ReextractStats:
+              on_record: Callable[[Record], None], chunk: int = CHUNK) -> ReextractStats:
     """Extract every HTML response of ``warcs`` again in a process pool; ``on_record`` gets each record
-    in WARC order. ``workers`` 0 means one per core."""
+    in WARC order. ``workers`` 0 means one per core; ``timeout`` is each page's time limit."""
     stats = ReextractStats()
     workers = workers or os.cpu_count() or 1
-    window = workers * 4                      # pages in flight: bounded memory, every core busy
-    pending: list[tuple[Page, Future[Any]]] = []
-
-    def finish(page: Page, future: Future[Any]) -> None:
-        extraction: Extraction | None = None
-        kind, error = "page", None
-        try:
-            extraction, kind = future.result()
-        except FutureTimeout:
-            error = f"extraction timed out after {timeout:g} s"
-        except Exception as exc:  # the worker's exception, or the worker dying: kept in the record
-            error = f"{type(exc).__name__}: {exc}"[:500]
-        if error:
-            stats.extraction_errors += 1
-        record = build_record(page, run_id, extraction, kind, error)
-        stats.records += 1
-        stats.articles += record.kind == "article"
-        on_record(record)
-
+    window = workers * 4                      # tasks in flight: bounded memory, every core busy
+    pending: deque[tuple[list[PageRef], Future[Any]]] = deque()
     pool = ProcessPool(max_workers=workers)
+
+    def submit(refs: list[PageRef]) -> Future[Any]:
+        return pool.schedule(extract_pages, args=(refs, run_id), timeout=timeout)
+
+    def deliver(outcome: Outcome) -> None:
+        if outcome.problem is not None:
+            stats.problems.append(outcome.problem)
+            return
+        assert outcome.record is not None
+        stats.records += 1
+        stats.articles += outcome.record.kind == "article"
+        stats.extraction_errors += outcome.record.extraction_error is not None
+        on_record(outcome.record)
+
+    def finish(refs: list[PageRef], future: Future[Any]) -> None:
+        try:
+            outcomes: list[Outcome] = future.result()
+        except Exception as exc:  # timed out or the worker died: each page again on its own, or its error
+            if len(refs) > 1:
+                for ref, single in [(ref, submit([ref])) for ref in refs]:
+                    finish([ref], single)
+                return
+            outcomes = [_failed(refs[0], run_id, _failure(exc, timeout))]
+        for outcome in outcomes:
+            deliver(outcome)
+
     try:
-        for page in iter_pages(data_dir, warcs, stats):
-            stats.pages += 1
-            pending.append((page, pool.schedule(_work, args=(page.body, page.line.url, page.headers),
-                                                timeout=timeout)))
+        for refs in _chunks(iter_refs(data_dir, warcs, stats), chunk):
+            stats.pages += len(refs)
+            pending.append((refs, submit(refs)))
             if len(pending) >= window:
-                finish(*pending.pop(0))
+                finish(*pending.popleft())
         while pending:
-            finish(*pending.pop(0))
+            finish(*pending.popleft())
     finally:
         for _, future in pending:
             future.cancel()
         pool.close()
         pool.join()
     return stats
+
+
+def _failure(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, FutureTimeout):
+        return f"extraction timed out after {timeout:g} s"
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _failed(ref: PageRef, run_id: str, error: str) -> Outcome:
+    """The record of a page whose extraction did not finish (read again here for its capture details)."""
+    try:
+        page = read_page(ref)
+    except ArchiveError as exc:
+        return Outcome(None, BadRecord(ref.line.filename, ref.line.offset, exc.reason))
+    return Outcome(build_record(page, run_id, None, "page", error))

@@ -8,12 +8,13 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from archive.records import validate
+from archive.records import Record, validate
 from crawler.cli import main
+from crawler.reextract import reextract
 from tests.test_index import BROKEN
 
 COMPARED = ("url", "status", "kind", "title", "authors", "published", "modified", "language", "site_name",
-            "description", "image", "categories", "tags", "text", "word_count", "warc")
+            "description", "image", "categories", "tags", "text", "word_count", "warc", "encoding")
 
 
 def records_of(path: Path) -> list[dict[str, Any]]:
@@ -56,6 +57,40 @@ def test_reextract_rebuilds_the_crawls_records_without_fetching(replay_archive: 
         assert (spider, status) == ("reextract", "finished")
         assert "trafilatura" in json.loads(args)["extractor"]
         assert db.execute("SELECT count(*) FROM records WHERE run_id = ?", (run_id,)).fetchone()[0] == len(records)
+    finally:
+        db.close()
+
+
+def test_reextract_in_one_page_tasks_gives_the_same_records(replay_archive: Any, tmp_path: Path) -> None:
+    """Pages go to the workers in chunks (one task per CHUNK pages): chunk size changes nothing but speed."""
+    warcs = sorted((replay_archive.data_dir / "warc").glob("*.warc.gz"))
+    runs = []
+    for chunk in (1, 5):
+        records: list[Record] = []
+        stats = reextract(replay_archive.data_dir, warcs, run_id=f"chunk{chunk}", workers=2, chunk=chunk,
+                          on_record=records.append)
+        assert stats.records == stats.pages == len(records) and not stats.problems
+        runs.append([{k: v for k, v in r.to_dict().items() if k not in ("id", "run_id")} for r in records])
+    assert runs[0] == runs[1]
+    offsets = [(r["warc"]["filename"], r["warc"]["offset"]) for r in runs[0]]
+    assert offsets == sorted(offsets)                                    # WARC order
+
+
+def test_reextract_time_box_gives_each_page_a_record_with_the_error(demo_wget_warc: Path, tmp_path: Path) -> None:
+    """A chunk over the time limit is run again page by page; a page over it gets a record saying so."""
+    data = tmp_path / "data"
+    assert main(["reextract", "--data-dir", str(data), "--timeout", "0.001", str(demo_wget_warc)]) == 0
+    records = new_records(data, set())
+    assert len(records) > 5
+    for record in records:
+        validate(record)
+        assert record["extraction_error"] == "extraction timed out after 0.001 s", record["url"]
+        assert record["kind"] == "page" and record["text"] == "" and record["warc"]["filename"] == "site.warc.gz"
+    assert [r["warc"]["offset"] for r in records] == sorted(r["warc"]["offset"] for r in records)
+    db = sqlite3.connect(data / "catalog.sqlite")
+    try:
+        [(stats,)] = db.execute("SELECT stats FROM runs WHERE spider = 'reextract'").fetchall()
+        assert json.loads(stats)["extraction_errors"] == len(records)
     finally:
         db.close()
 
