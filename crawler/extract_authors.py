@@ -301,7 +301,22 @@ def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, 
             break
     if not candidates:
         return fallback[0] if fallback else ()
-    return refine(candidates[0], candidates[1:] + fallback)
+    first = 0
+    if _weak(candidates[0]):  # a phrase or an organization: a later source may name the person
+        first = next((i for i, names in enumerate(candidates) if not _weak(names)), 0)
+    return refine(candidates[first], candidates[first + 1:] + fallback)
+
+
+_LEGAL_FORM = re.compile(r"\b(?:e\.\s?V|GmbH|gGmbH|AG|SE|KG|Inc|Ltd|LLC|S\.A|SA|SARL|S\.L|plc|Corp)\.?$")
+
+
+def _weak(names: tuple[str, ...]) -> bool:
+    """Names that are more likely a phrase ("En kiosques : juillet") or an organization ("Example e.V.")."""
+    return any((_PHRASE.search(n) and not _HANDLE_SHAPE.match(n)) or len(n.split()) > 4 or _LEGAL_FORM.search(n)
+               for n in names)
+
+
+_PHRASE = re.compile(r":|\s[-–—]\s|\d|^[a-zà-ÿ]+\s+[a-zà-ÿ]+\s")
 
 
 def refine(names: tuple[str, ...], others: list[tuple[str, ...]]) -> tuple[str, ...]:

@@ -146,3 +146,26 @@ def test_site_name_around_the_author_is_dropped(byline: str, site: str, names: t
 def test_profile_link_is_no_author() -> None:
     body = f'<a class="author-link" href="/profile/7">Profile</a>{BODY}'
     assert authors("", body) == ()
+
+
+# ---- a phrase or an organization first: a later source names the person ----
+
+def test_organization_in_meta_gives_way_to_a_person_in_the_page() -> None:
+    head = '<meta name="author" content="Bund der Verbraucher e.V.">'
+    assert authors(head, f"<p>Von Leonora Holling</p>{BODY}", lang="de") == ("Leonora Holling",)
+
+
+def test_phrase_in_a_byline_element_gives_way_to_a_name() -> None:
+    body = (f'<div class="author-info">En kiosques : juillet</div>{BODY}'
+            f'<p class="author">Didier Roy</p>')
+    assert authors("", body, lang="fr") == ("Didier Roy",)
+
+
+def test_organization_stays_when_no_person_is_named() -> None:
+    head = '<meta name="author" content="Bund der Verbraucher e.V.">'
+    assert authors(head, BODY, lang="de") == ("Bund der Verbraucher e.V.",)
+
+
+def test_account_name_with_digits_is_no_phrase() -> None:
+    body = f'<span class="author">r23</span>{BODY}<p class="author">Jane Doe</p>'
+    assert authors("", body) == ("r23",)
