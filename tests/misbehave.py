@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from html import escape
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
@@ -460,6 +461,21 @@ def _retry_after_then_reset(c: Conn) -> None:
         c.reset()
 
 
+@behaviour("links-to")
+def _links_to(c: Conn) -> None:
+    """A section page linking to every ``?to=URL`` (the SSRF tests point them at forbidden places)."""
+    items = "".join(f'<li><a href="{escape(u, quote=True)}">link {i}</a></li>' for i, u in enumerate(c.query["to"]))
+    c.html(f"<html><head><title>Links</title></head><body><ul>{items}</ul></body></html>")
+
+
+@behaviour("sitemap-to")
+def _sitemap_to(c: Conn) -> None:
+    """A sitemap listing every ``?to=URL``."""
+    locs = "".join(f"<url><loc>{escape(u)}</loc></url>" for u in c.query["to"])
+    c.reply(200, ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                  f"{locs}</urlset>").encode(), content_type="application/xml")
+
+
 # --- robots.txt -------------------------------------------------------------------------------------------
 
 def _robots(c: Conn) -> None:
@@ -479,6 +495,8 @@ def _robots(c: Conn) -> None:
         c.reset()
     elif mode == "disallow":
         c.reply(200, b"User-agent: *\nDisallow: /b/private\n", content_type="text/plain")
+    elif mode.startswith("sitemap:"):   # names a sitemap, wherever it is
+        c.reply(200, f"User-agent: *\nAllow: /\nSitemap: {mode[8:]}\n".encode(), content_type="text/plain")
     elif mode == "huge":
         # The rule sits 450 KiB in: RFC 9309 says a crawler must parse at least 500 KiB.
         filler = b"# " + b"x" * 1000 + b"\n"

@@ -189,3 +189,28 @@ def test_cookies_on_make_no_request_for_the_public_suffix_list(tmp_path: Path) -
         cookies_sent = [v for _m, path, headers in site.requests if path == "/b/ok" for k, v in headers
                         if k.lower() == "cookie"]
         assert cookies_sent in ([], ["session=abc"])  # the jar worked (or the pages were fetched in parallel)
+
+
+def test_links_sitemaps_and_robots_sitemaps_never_reach_a_forbidden_address(tmp_path: Path) -> None:
+    """Not only redirects: a link, a sitemap entry and a robots.txt ``Sitemap:`` line pointing at another
+    port of the seed's address, another loopback address or cloud metadata are never connected to."""
+    with Misbehaving() as other_port, Misbehaving(host="127.0.0.2") as other_addr:
+        forbidden = [other_port.url("ok"), other_addr.url("ok"), "http://169.254.169.254/latest/meta-data/"]
+        robots_sitemap = f"http://127.0.0.1:{other_port.port}/b/sitemap-to?to=" + quote(other_addr.url("ok"))
+        with Misbehaving(robots="sitemap:" + robots_sitemap) as site:
+            query = "&".join("to=" + quote(u, safe="") for u in forbidden)
+            seeds = [site.url("links-to") + "?" + query, site.url("sitemap-to") + "?" + query]
+            crawl = run_crawl(site, seeds, tmp_path / "data", tmp_path, SETTINGS)
+            assert crawl.proc.returncode == 0, crawl.proc.stderr[-2000:]
+            assert other_port.requests == [] and other_addr.requests == []
+            for line in crawl.netlog:
+                kind, where, *port = line.split(" ")
+                if kind == "connect":
+                    assert (where, int(port[0])) == ("127.0.0.1", site.port), line
+            # in scope by host name (the seed's address, another port): refused by the guard, with a reason
+            assert f"not fetching {other_port.url('ok')}: 127.0.0.1 is loopback" in crawl.log
+            assert f"not fetching {robots_sitemap.split('?')[0]}" in crawl.log
+            # the seeds themselves were archived and recorded: the crawl went on
+            responses = crawl.responses()
+            assert all(seed in responses for seed in seeds)
+            assert site.url("links-to") + "?" + query in crawl.records()
