@@ -22,13 +22,29 @@ from harness import REPO, VENV_BIN, measure
 _COUNT = re.compile(r"re-extracted (\d+) page")
 
 
-def _trafilatura_file(path: str) -> int:
+def _trafilatura_file(page: tuple[str, str]) -> int:
     import trafilatura
 
-    with open(path, encoding="utf-8") as fh:
+    with open(page[0], encoding="utf-8") as fh:
         html = fh.read()
     out = trafilatura.extract(html, output_format="json", with_metadata=True)
     return len(out or "")
+
+
+def _extract_file(page: tuple[str, str]) -> int:
+    """What ``crawler reextract`` does to a page in a worker, minus the WARC: decode, extract, classify."""
+    from crawler.charset import decode_html
+    from crawler.extraction import extract
+    from crawler.pagekind import classify
+
+    path, url = page
+    with open(path, "rb") as fh:
+        body = fh.read()
+    html, _ = decode_html(body, "text/html")               # as nginx serves the bench site
+    return len(extract(html, url, {}).text) + len(classify(html, url))
+
+
+_POOL_FUNCS = {"trafilatura": _trafilatura_file, "extract": _extract_file}
 
 
 def html_files(site: Path) -> list[Path]:
@@ -36,16 +52,30 @@ def html_files(site: Path) -> list[Path]:
     return sorted(p for p in site.rglob("*.html") if p.is_file())
 
 
-def trafilatura_pool(site: Path, workers: int | None = None) -> dict[str, float]:
-    """trafilatura alone in a process pool (one worker per core), each worker reading its page from disk."""
-    paths = [str(p) for p in html_files(site)]
-    workers = workers or os.cpu_count() or 1
-    start = time.perf_counter()
+def _run_pool(engine: str, site: Path, workers: int) -> int:
+    """In the measured child: ``engine`` over every page of ``site`` in a pool; returns the page count."""
+    pages = [(str(p), "http://127.0.0.1/" + p.parent.relative_to(site).as_posix() + "/") for p in html_files(site)]
     with Pool(workers) as pool:
-        for _ in pool.imap_unordered(_trafilatura_file, paths, chunksize=8):
+        for _ in pool.imap_unordered(_POOL_FUNCS[engine], pages, chunksize=8):
             pass
-    wall = time.perf_counter() - start
-    return {"pages": len(paths), "wall_s": wall, "rate": len(paths) / wall}
+    return len(pages)
+
+
+def pool_speed(engine: str, site: Path, log: Path, workers: int | None = None) -> dict[str, float]:
+    """``engine`` alone in a process pool (one worker per core), each worker reading its page from disk:
+    "trafilatura" (trafilatura.extract, JSON with metadata) or "extract" (what reextract runs per page:
+    crawler.charset.decode_html, crawler.extraction.extract, crawler.pagekind.classify). Measured as a child
+    process like ``reextract``, so wall time and CPU of the process tree compare."""
+    workers = workers or os.cpu_count() or 1
+    m = measure([sys.executable, __file__, "pool", engine, str(site), str(workers)], cwd=REPO, log=log)
+    pages = len(html_files(site))
+    return {"pages": pages, "wall_s": m.wall_s, "rate": pages / m.wall_s if m.wall_s else 0.0,
+            "cpu_ms": 1000 * m.cpu_s / pages if pages else 0.0, "rc": m.returncode}
+
+
+def trafilatura_pool(site: Path, log: Path, workers: int | None = None) -> dict[str, float]:
+    """trafilatura alone in a process pool, each worker reading its page from disk."""
+    return pool_speed("trafilatura", site, log, workers)
 
 
 def reextract(data_dir: Path, log: Path) -> dict[str, float]:
@@ -110,3 +140,9 @@ def copy_archive(src: Path, dst: Path) -> Path:
         shutil.rmtree(dst)
     shutil.copytree(src, dst)
     return dst
+
+
+if __name__ == "__main__":  # the measured child of pool_speed: pool ENGINE SITE WORKERS
+    sys.path.insert(0, str(REPO))
+    _, _, engine_arg, site_arg, workers_arg = sys.argv
+    print(f"{_run_pool(engine_arg, Path(site_arg), int(workers_arg))} pages with {engine_arg}")
