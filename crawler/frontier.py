@@ -440,10 +440,10 @@ class FrontierScheduler(BaseScheduler):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Any:
         config = FrontierSettings.from_settings(crawler.settings)
-        if config is None:
-            from scrapy.core.scheduler import Scheduler
+        if config is None:   # Scrapy's scheduler, its pending requests on disk (crawler.diskqueue)
+            from crawler.diskqueue import DiskQueueScheduler
 
-            return Scheduler.from_crawler(crawler)
+            return DiskQueueScheduler.from_crawler(crawler)
         frontier = Frontier(config.url, config.prefix)
         frontier.check()
         return cls(crawler, config, frontier)

@@ -196,3 +196,9 @@ FRONTIER_POLL_INTERVAL = 1.0         # seconds between lease renewals/reclaims, 
 FRONTIER_WAIT_TIMEOUT = 600.0        # seconds a worker waits for an unreachable Redis before it gives up
 FRONTIER_HOST_DELAY = None           # seconds between requests to one host across all workers (None: DOWNLOAD_DELAY)
 DOWNLOADER_MIDDLEWARES = {**DOWNLOADER_MIDDLEWARES, "crawler.frontier.HostTokenMiddleware": 930}
+
+# --- Request queue (crawler.diskqueue) ----------------------------------------------------------------
+# Without a Redis frontier, pending requests wait pickled on disk in runs/<run-id>/queue/ (removed when the
+# crawl ends), not in memory: sitemaps list a whole site at once, and memory must not grow with its size.
+# False: Scrapy's memory queue. JOBDIR, when set, keeps Scrapy's meaning (a persistent job directory).
+DISKQUEUE_ENABLED = True
