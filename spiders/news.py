@@ -42,6 +42,7 @@ from spiders.links import announced_feeds, page_links
 from spiders.listings import parse_feed, parse_sitemap, robots_sitemaps
 from spiders.options import SpiderOptions
 from spiders.seeds import BodyError, Kind, detect_kind, xml_body
+from spiders.seen import ListingDates, SeenUrls
 
 # request.meta keys of this spider
 ROLE = "news_role"          # "seed" | "page" | "listing" | "robots"
@@ -92,7 +93,7 @@ class NewsSpider(scrapy.Spider):
             list(self.options.seeds), allow=self.options.allow, deny=self.options.deny,
             extra_domains=self.options.domains,
         )
-        self._seen: set[str] = set()                      # canonical URLs already requested
+        self._seen = SeenUrls()                           # canonical URLs already requested (compact)
         self._pages = 0                                   # page requests counted against max_pages
         self._limit_reached = False
         self._robots: dict[str, list[str]] = {}           # origin -> sitemaps named in its robots.txt
@@ -102,7 +103,7 @@ class NewsSpider(scrapy.Spider):
         self._max_tree = 0                                # LIMITS_PARSE_MAX_SIZE (crawler.pagetree)
         # Newest sitemap/feed date per URL over every listing of this run: crawler.incremental's revisit
         # policy reads it when the request is downloaded, so a later listing's newer date still counts.
-        self.listing_dates: dict[str, datetime] = {}
+        self.listing_dates = ListingDates()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
