@@ -54,7 +54,7 @@ def extractor_version() -> str:
 class PageRef:
     """Where one archived HTML response is: all a worker needs to read it itself."""
 
-    path: str                 # the WARC file to read
+    path: Path                # the WARC file to read
     line: CdxjLine            # its index line (filename as the index names it, offset, length, url, status)
 
 
@@ -101,17 +101,23 @@ def iter_refs(data_dir: Path, warcs: Iterable[Path], stats: ReextractStats) -> I
         for line in scan.lines:
             if line.is_revisit or line.status != 200 or line.mime not in HTML_TYPES:
                 continue
-            yield PageRef(str(path), line)
+            yield PageRef(path, line)
 
 
 def read_page(ref: PageRef) -> Page:
     """Read and decode one page's WARC record; raises ``ArchiveError`` when it is unreadable."""
     line = ref.line
-    record = read_record(Path(ref.path), line.offset, line.length)
+    try:
+        record = read_record(ref.path, line.offset, line.length)
+        body = record.payload
+    except ArchiveError:
+        raise
+    except Exception as exc:  # the parser meets many kinds of corrupt input: each is a bad record
+        raise ArchiveError(ref.path, line.offset, f"unreadable record ({type(exc).__name__}: {exc})") from exc
     if record.rec_type != "response":
-        raise ArchiveError(Path(ref.path), line.offset, f"expected a response record, found {record.rec_type!r}")
+        raise ArchiveError(ref.path, line.offset, f"expected a response record, found {record.rec_type!r}")
     return Page(line=line, fetched_at=_iso_z(record.date or "", line.timestamp), headers=record.http_headers,
-                body=record.payload, record_id=record.record_id, payload_digest=record.payload_digest)
+                body=body, record_id=record.record_id, payload_digest=record.payload_digest)
 
 
 def _iso_z(warc_date: str, ts: str) -> str:

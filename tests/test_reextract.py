@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,30 @@ def test_reextract_reports_bad_records_and_keeps_going(tmp_path: Path, capsys: A
     assert "truncated.warc.gz at offset 367" in captured.err
     titles = sorted(r["title"] for r in new_records(data, set()))
     assert titles == ["Page 1", "Page 10", "Page 3", "Page 4", "Page 6", "Page 8"]
+
+
+def test_reextract_reports_a_page_its_worker_cannot_decode(tmp_path: Path, capsys: Any) -> None:
+    """A record the scan indexes but whose payload does not decode (gzip label, bytes that are not gzip) is
+    a bad record named by file and offset; the other pages of its chunk get their records."""
+    from archive.writer import HttpExchange, WarcWriter
+
+    data = tmp_path / "data"
+
+    def page(n: int, body: bytes, encoding: str | None = None) -> HttpExchange:
+        headers = [("Content-Type", "text/html; charset=utf-8"), *([("Content-Encoding", encoding)] if encoding else [])]
+        return HttpExchange(url=f"http://127.0.0.1:9/page-{n}", date=datetime(2026, 1, 2, 3, 4, n, tzinfo=UTC),
+                            method="GET", request_headers=[("Host", "127.0.0.1")], request_body=b"", status=200,
+                            reason="OK", protocol="HTTP/1.1", response_headers=headers, body=body)
+
+    html = "<html><head><title>Page {n}</title></head><body><article><h1>Page {n}</h1><p>{text}</p></article></body></html>"
+    with WarcWriter(data / "warc") as writer:
+        writer.write_exchange(page(1, html.format(n=1, text="Some words here. " * 20).encode()))
+        bad, _ = writer.write_exchange(page(2, b"this is not gzip at all", "gzip"))
+        writer.write_exchange(page(3, html.format(n=3, text="Other words there. " * 20).encode()))
+    assert main(["reextract", "--data-dir", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad.filename} at offset {bad.offset}" in err
+    assert sorted(r["url"] for r in new_records(data, set())) == ["http://127.0.0.1:9/page-1", "http://127.0.0.1:9/page-3"]
 
 
 def test_reextract_usage_errors(tmp_path: Path) -> None:
