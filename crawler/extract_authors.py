@@ -101,8 +101,20 @@ def clean_names(raw: str | None, *, max_names: int = 8) -> tuple[str, ...]:
     return tuple(names[:max_names])
 
 
+# "Eine Kolumne von Nils Pickert", "A column by ...", "Im Wortlaut von ...": an article, a noun, the lead
+_SHORT_LEAD = re.compile(r"^(?i:ein|eine|einen|der|die|das|im|a|an|the|un|une|le|la|el|una)\s+\S+(?:\s+\S+)?"
+                         r"\s+(?:von|by|par|por)\s+(?=[A-ZÄÖÜÉ])")
+# "Peter Maahn/SP-X": an agency's short name after a full name
+_SLASH_AGENCY = re.compile(r"^([A-ZÄÖÜÉ][\w.'-]*(?:\s+[A-ZÄÖÜÉ][\w.'-]*)+)\s*/\s*[\w-]{2,8}$")
+# "Kiran C Nair - Chrome Safe Browsing team": what follows a full name after a dash describes it
+_DASH_TAIL = re.compile(r"^([A-ZÄÖÜÉ][\w.'-]*(?:\s+[A-ZÄÖÜÉ][\w.'-]*)+)\s+[-–—]\s+(?=.*\s[a-zäöüß])(?!\S+@).*$")
+
+
 def _clean_one(piece: str) -> str | None:
     name = _PREFIX.sub("", piece.strip())
+    name = _SHORT_LEAD.sub("", name)
+    name = _SLASH_AGENCY.sub(r"\1", name)
+    name = _DASH_TAIL.sub(r"\1", name)
     name = _TRAILING_ROLE.sub("", name)
     name = name.strip(" ,;:-–—|/()[]\"'“”„«»*•·")
     if not name or len(name) > 60:

@@ -47,6 +47,14 @@ def authors(head: str = "", body: str = "", *, lang: str = "en") -> tuple[str, .
     ("von Anna Muster", ("Anna Muster",)),                # a lower-case "von" is the byline's lead
     ("jane_doe", ("jane_doe",)),                          # an account name is kept as it is
     ("revamp-it Webteam", ("revamp-it Webteam",)),        # a brand written in lower case
+    ("Eine Kolumne von Nils Pickert", ("Nils Pickert",)),  # an article and a noun before the lead
+    ("A column by Jane Doe", ("Jane Doe",)),
+    ("Christoph von Ritter", ("Christoph von Ritter",)),  # but "von" inside a name stays
+    ("Alexa von Heyden", ("Alexa von Heyden",)),
+    ("Peter Maahn/SP-X", ("Peter Maahn",)),               # an agency's short name after a full name
+    ("red, wien.ORF.at/Agenturen", ("red", "wien.ORF.at/Agenturen")),
+    ("Jane Doe and Kiran C Nair - Chrome Safe Browsing team", ("Jane Doe", "Kiran C Nair")),
+    ("Matthias Hille - Lukas Balbach", ("Matthias Hille - Lukas Balbach",)),  # two names: left to the caller
 ])
 def test_clean_names(byline: str, names: tuple[str, ...]) -> None:
     assert clean_names(byline) == names
