@@ -268,6 +268,36 @@ def test_page_links_leave_out_skipped_urls() -> None:
         ("https://ex.org/world?page=2", True), ("https://ex.org/sport", False)]
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("<html><head><title>Ünïcode</title></head><body><p>Привет <a href='/x'>x</a></p></body></html>".encode(),
+         "text/html; charset=utf-8"),
+        ("  \n<!DOCTYPE html><meta charset='windows-1251'><p>Привет</p>".encode(), "text/html; charset=utf-8"),
+        ("<?xml version='1.0' encoding='iso-8859-1'?><html><p>é</p></html>".encode(), "text/html; charset=utf-8"),
+        (b"\xef\xbb\xbf<html><p>bom</p></html>", "text/html; charset=utf-8"),
+        (b"<html><p>nul\x00byte</p></html>", "text/html; charset=utf-8"),
+        (b"<html><p>bad \xff utf-8</p></html>", "text/html; charset=utf-8"),
+        ("<html><p>Привет</p></html>".encode("cp1251"), "text/html; charset=windows-1251"),
+        (b"", "text/html; charset=utf-8"),
+        (b"   ", "text/html; charset=utf-8"),
+        (b"just text", "text/html"),
+    ],
+)
+def test_whole_tree_is_the_tree_parsel_gives(body: bytes, content_type: str) -> None:
+    from scrapy.http import HtmlResponse
+
+    from crawler.pagetree import whole_tree
+
+    def response() -> HtmlResponse:
+        return HtmlResponse("https://ex.org/a", body=body, headers={"Content-Type": content_type})
+
+    ours = whole_tree(response())
+    theirs = response().selector.root
+    assert lxml.html.tostring(ours, encoding="unicode") == lxml.html.tostring(theirs, encoding="unicode")
+    assert [a.get("href") for a in ours.iter("a")] == [a.get("href") for a in theirs.iter("a")]
+
+
 def test_announced_feeds() -> None:
     tree = lxml.html.fromstring(PAGE)
     assert announced_feeds(tree, "https://www.example.com/") == [
