@@ -40,6 +40,7 @@ _CUT = re.compile(
     re.S)
 # "Posted on September 21, 2020 by Jane Doe": a date first, then the byline
 _DATED_BY = re.compile(r"^[^|]{0,60}?\d[^|]{0,30}?\s(?:by|von|par|por|door)\s+(?=[A-ZÄÖÜÉ])")
+_SLASH_SPACE = re.compile(r"(?<=[^\s/])/\s+(?=\S)")
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
 _HANDLE = re.compile(r"(?<!\w)@\w+")
 _URL = re.compile(r"^(?:https?:|www\.)|^\S+\.\w{2,4}/\S*$", re.I)
@@ -80,6 +81,7 @@ def clean_names(raw: str | None, *, max_names: int = 8) -> tuple[str, ...]:
     text = _WS.sub(" ", html.unescape(raw).replace("\u00a0", " ")).strip()
     if not text or len(text) > 300 or _URL.search(text):
         return ()
+    text = _SLASH_SPACE.sub("/", text)  # "wien.ORF.at/ Agenturen": a gap left by joining the texts of two elements
     text = _EMAIL.sub(" ", text)
     text = _HANDLE.sub(" ", text)
     # a byline's first segment holds the names: "Jane Doe | April 14, 2021", "Jane Doe · 3 min read"
@@ -189,7 +191,9 @@ _TEXT_BYLINES = XPath(
 _LEAD_NODES = XPath(
     "//body//text()[string-length(.) < 160][contains(., 'by') or contains(., 'By') or contains(., 'BY')"
     " or contains(., 'von') or contains(., 'Von') or contains(., 'VON') or contains(., 'par')"
-    " or contains(., 'Par') or contains(., 'por') or contains(., 'Por')]")
+    " or contains(., 'Par') or contains(., 'por') or contains(., 'Por') or contains(., 'utor')"
+    " or contains(., 'uthor') or contains(., 'uteur') or contains(., 'edaktion') or contains(., 'erfasser')"
+    " or contains(., '作者') or contains(., '编辑') or contains(., '记者')]")
 _NEXT_TEXTS = XPath("following::text()[normalize-space()][position() <= 2]")
 _INNER_TEXTS = XPath("descendant::text()[normalize-space()][position() <= 2]")
 # "By Jane Doe", "Posted by jane", "| By ", "06.11.2023 13:30 von Olga", "Verfasst von:": a byline's grammar
@@ -197,7 +201,10 @@ _INNER_TEXTS = XPath("descendant::text()[normalize-space()][position() <= 2]")
 _GRAMMAR = re.compile(
     r"^[\d\s.,:/|·•—–-]*(?:(?:posted|written|published|reported|gespeichert|verfasst|geschrieben|erstellt|"
     r"veröffentlicht|eingestellt|publié|écrit|rédigé|publicado|escrito|publicada|escrita)\s+)?"
-    r"(?:by|von|par|por)\s*:?(?:\s+|$)", re.I)
+    r"(?:(?:by|von|par|por)\s*:?(?:\s+|$)"
+    # or a label: "Redaktion: Jane Doe", "Autorin: ...", "责任编辑： 焦鹏"
+    r"|(?:autor(?:in|en)?|authors?|auteurs?|autore|redaktion|verfasser(?:in)?|作者|责任编辑|编辑|记者)\s*[:：]\s*)",
+    re.I)
 
 
 def _grammar_bylines(tree: HtmlElement, usable: Callable[[str | None], tuple[str, ...]]) -> Iterator[tuple[str, ...]]:

@@ -55,6 +55,8 @@ def authors(head: str = "", body: str = "", *, lang: str = "en") -> tuple[str, .
     ("red, wien.ORF.at/Agenturen", ("red", "wien.ORF.at/Agenturen")),
     ("Jane Doe and Kiran C Nair - Chrome Safe Browsing team", ("Jane Doe", "Kiran C Nair")),
     ("Matthias Hille - Lukas Balbach", ("Matthias Hille - Lukas Balbach",)),  # two names: left to the caller
+    ("red, wien.ORF.at/ Agenturen", ("red", "wien.ORF.at/Agenturen")),  # texts of two elements joined
+    ("Jane Doe / John Roe", ("Jane Doe / John Roe",)),  # spaced on both sides: left as written
 ])
 def test_clean_names(byline: str, names: tuple[str, ...]) -> None:
     assert clean_names(byline) == names
@@ -116,6 +118,11 @@ def test_weekday_in_a_byline_element_is_no_author() -> None:
     ('<h2>Stars (1 / 1) <span>06.11.2023 13:30 von Olga </span></h2>', ("Olga",)),
     ("<p><small>Verfasst von: <strong>mitundvoneinander</strong> | 31. Dezember 2008</small></p>",
      ("mitundvoneinander",)),
+    # a label inside a text: "Redaktion:", "Autorin:", Chinese "责任编辑：" (editor in charge)
+    ('<div class="timedata">05.02.2020 <span>-&nbsp;Redaktion: Eberhard Fuhr (Pressesprecher)</span></div>',
+     ("Eberhard Fuhr",)),
+    ("<p><em>Autorin: Jane Doe</em></p>", ("Jane Doe",)),
+    ('<div class="p-tags"><span>责任编辑： 焦鹏</span></div>', ("焦鹏",)),
 ])
 def test_byline_grammar(byline: str, names: tuple[str, ...]) -> None:
     assert authors("", byline + BODY, lang="de") == names
