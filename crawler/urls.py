@@ -51,7 +51,9 @@ def _is_tracking(name: str) -> bool:
     return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
 
 
-@lru_cache(maxsize=65536)  # pages repeat the same navigation links: most calls are cache hits
+# Pages repeat the same navigation links: most calls are cache hits. Small, since every entry (two URLs,
+# ~400 bytes) stays: 65,536 made a 50,000-article crawl's memory grow by ~25 MB (benchmarks: Memory).
+@lru_cache(maxsize=4096)
 def canonicalize_url(url: str) -> str:
     """The form of ``url`` used for requests and duplicate detection.
 
