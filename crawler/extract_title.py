@@ -1,9 +1,15 @@
 """The article's title: the page's own headline, confirmed by the titles it declares, without the site name.
 
-The visible headline (<h1>, itemprop=headline, *-title classes) wins when a declared title (JSON-LD
-headline, og:title, twitter:title, <title>) or a part of one confirms it; then the first meaningful
-<h1>; then the declared title with leading or trailing segments naming the site dropped ("Headline |
-Site", "Site » Headline"), recognized by og:site_name, application-name or the domain.
+Declared titles: the article's own (JSON-LD headline, og:title, twitter:title, meta headline/DC.title/title),
+then the general ones (<title>, the JSON-LD name of the page's main object). Visible headings: <h1>,
+itemprop=headline, *-title/*headline classes, then <h2>; a heading that is the site's logo (a site-title
+class, or only a link to the home page) names the site instead, hidden headings come last. In order:
+the page's headline when it extends an article title it begins with; a heading equal to a declared title
+(article titles first; a kicker or a label in its own child element left out when the rest is confirmed);
+the longest heading equal to a segment of one; the first meaningful <h1>; without one, a named headline
+sharing a word with a declared title, else the first heading outside navigation; then the declared title
+with leading or trailing segments naming the site dropped ("Headline | Site", "Site » Headline"),
+recognized by og:site_name, application-name, the domain or a logo heading.
 """
 
 from __future__ import annotations
@@ -21,9 +27,8 @@ from crawler.extract_signals import Signals, ld_text
 
 # between spaces, or a bar or bullet even without them; guillemets only between spaces (they also quote)
 _TITLE_SEP = re.compile(r"\s+(?:[|\-–—~·•»«›‹/:]|::|\\\\|\|\|)\s+|\s*[|·•│]\s*")
-_DATE_ONLY = re.compile(r"^\s*\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\s*$")
 _EMBEDDED_TYPES = frozenset({"videoobject", "product", "event", "podcastepisode"})
-_SEGMENT_SEP = re.compile(_TITLE_SEP.pattern + r"|(?<=\w)[:：]\s+|\s+(?=\([^()]*\)$)")  # also "Headline (2021/5)"
+_SEGMENT_SEP = re.compile(_TITLE_SEP.pattern + r"|(?<=\w)[:：]\s+")
 
 
 def site_keys(site_name: str | None, url: str, s: Signals) -> set[str]:
@@ -61,13 +66,9 @@ def strip_site_name(title: str, keys: set[str], names: frozenset[str] = frozense
     start, end = 0, len(parts)
     if names and end > 2:  # a site name with a separator of its own ("Headline - Section - Site")
         end = next((k for k in range(1, end - 1) if "".join(map(squash, parts[k:end])) in names), end)
-    # a trailing segment containing the site's name ("Headline - European Championships Munich 2022" on
-    # munich2022.com) names the site too, unless the site is already named up front
-    loose = not is_site(parts[0], keys, names)
-    while end - start > 1 and (is_site(parts[end - 1], keys, names) or _DATE_ONLY.match(parts[end - 1])
-                               or (loose and any(len(k) >= 5 and k in squash(parts[end - 1]) for k in keys))):
+    while end - start > 1 and is_site(parts[end - 1], keys, names):
         end -= 1
-    while end - start > 1 and (is_site(parts[start], keys, names) or _DATE_ONLY.match(parts[start])):
+    while end - start > 1 and is_site(parts[start], keys, names):
         start += 1
     if (start, end) == (0, len(parts)):
         return title
@@ -129,27 +130,29 @@ def _is_site_heading(el: HtmlElement, text: str) -> bool:
     return False
 
 
+def _holds_headings(el: HtmlElement) -> bool:
+    """A container of headings (a "page-title" band holding an <h2> and an <h3>) is not a heading itself."""
+    return next(el.iterdescendants("h1", "h2", "h3"), None) is not None
+
+
 def _is_hidden(el: HtmlElement) -> bool:
     return (el.get("hidden") is not None or (el.get("aria-hidden") or "").lower() == "true"
             or any(_HIDDEN_TOKEN.match(t) for t in _tokens(el)))
 
 
-_DECORATION = re.compile(r"^(?:\[?>+|[|•·»›])\s+|\s+[|•·/:–—-]+$")
-
-
 def _heading_text(el: HtmlElement) -> str:
-    """The heading as read: ruby annotations (<rt>, <rp>) left out, decoration ("[> ", " |") trimmed."""
+    """The heading as read: ruby annotations (<rt>, <rp>: readings of the characters) left out."""
     if el.find(".//rt") is None:
-        text = text_of(el)
-    else:
-        parts = [el.text or ""]
-        for node in el.iterdescendants():
-            if isinstance(node.tag, str) and node.tag not in ("rt", "rp", "script", "style"):
-                parts.append(node.text or "")
-            if node.tail and not (node.getparent() is not None and node.getparent().tag in ("rt", "rp")):
-                parts.append(node.tail)
-        text = clean("".join(parts))
-    return _DECORATION.sub("", text)
+        return text_of(el)
+    skipped = ("rt", "rp", "script", "style")
+    parts = [el.text or ""]
+    for node in el.iterdescendants():
+        inside = any(a.tag in skipped for a in node.iterancestors() if a is not el)
+        if isinstance(node.tag, str) and node.tag not in skipped and not inside and node.text:
+            parts.append(node.text)
+        if node.tail and not inside:
+            parts.append(node.tail)
+    return clean("".join(parts))
 
 
 def _own_text(el: HtmlElement) -> str:
@@ -219,7 +222,7 @@ def _declared(tree: HtmlElement, s: Signals) -> tuple[list[str], int]:
 def choose_title(tree: HtmlElement, s: Signals, keys: set[str]) -> str | None:
     declared, specific = _declared(tree, s)
     headings, site_names = _headings(tree)
-    # a site name equal to the page's whole title is the title tag copied: only its last segment names the site
+    # a site name equal to a whole declared title is that title copied, not a name of the site
     whole = {squash(t) for t in declared}
     keys = {k for k in keys if k not in whole}
     names = frozenset(squash(n) for n in site_names) - {""}
@@ -267,7 +270,8 @@ def choose_title(tree: HtmlElement, s: Signals, keys: set[str]) -> str | None:
     if best:
         return best[1]
     # 2. the page's own headline element, unless it only names the site or is hidden
-    own = [el for el in tree.xpath("//h1") if not _is_hidden(el)][:2] + _MAIN_HEADLINE(tree)[:2]
+    own = [el for el in tree.xpath("//h1") if not _is_hidden(el) and not _holds_headings(el)][:2]
+    own += _MAIN_HEADLINE(tree)[:2]
     for el in own:
         text = _heading_text(el)
         if squash(text) in names:
@@ -281,20 +285,19 @@ def choose_title(tree: HtmlElement, s: Signals, keys: set[str]) -> str | None:
     for el in _NAMED_HEADLINE(tree)[:10]:
         text = _heading_text(el)
         sq = squash(text)
-        if (10 < len(text) <= 300 and not _is_hidden(el) and not is_site(text, keys, names)
+        if (10 < len(text) <= 300 and not _is_hidden(el) and not is_site(text, keys, names) and not _holds_headings(el)
                 and (any(sq in squash(t) for t in declared) or declared_words & set(_WORD.findall(text.casefold())))
                 and not any(a.tag in _NOT_HEADLINE_CONTAINERS for a in el.iterancestors())
                 and any(_NAMED.search(t) for t in _tokens(el))):
             return text
-    # 3. the segment of a declared title that the page's description repeats, else the declared headline
-    # without the site name
-    for description in (s.first_meta("description"), s.first_meta("og:description")):
-        sq = squash(description or "")
-        for t in declared if len(sq) >= 10 else ():
-            segment = next((p for p in _TITLE_SEP.split(t) if squash(p) == sq), None)
-            if segment and segment != t:
-                return segment.strip()
-
+    # 2c. the page's first heading of any kind (an <h2>, a named headline), unless in navigation
+    first_heading = next((el for el in _HEADLINE_XPATH(tree) if not _holds_headings(el)), None)
+    if first_heading is not None and first_heading.tag != "h1":
+        text = _heading_text(first_heading)
+        if (10 < len(text) <= 300 and not _is_hidden(first_heading) and not is_site(text, keys, names)
+                and not any(a.tag in _NOT_HEADLINE_CONTAINERS for a in first_heading.iterancestors())):
+            return text
+    # 3. the declared headline without the site name
     for t in stripped:
         if t and not is_site(t, keys, names):
             return t
