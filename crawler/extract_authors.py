@@ -187,6 +187,10 @@ _TEXT_BYLINES = XPath(
 )
 
 
+# a dateline opening a paragraph: "Hamburg (dpa/lno) – ", "WASHINGTON (AP) — ", "Paris (AFP) - "
+_DATELINES = XPath("//body//p[contains(substring(normalize-space(text()), 1, 60), ') ')]")
+_DATELINE = re.compile(r"^(?!(?:Der|Die|Das|Den|Dem|Ein|Eine|The|An?|Le|La|Les|El|Los|Il|Un|Une)\s)[A-ZÄÖÜ][\w.'’/-]*(?:\s[A-ZÄÖÜ][\w.'’/-]*){0,3},?\s\(([A-Za-z]{2,8}(?:/[A-Za-z]{2,8})?)\)"
+                       r"\s*[-–—:]\s")
 # short text nodes that may open a byline (the regex below decides)
 _LEAD_NODES = XPath(
     "//body//text()[string-length(.) < 160][contains(., 'by') or contains(., 'By') or contains(., 'BY')"
@@ -448,6 +452,11 @@ def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],
                 yield "text", names
     for names in _grammar_bylines(tree, usable):
         yield "grammar", names
+    for el in _DATELINES(tree)[:3]:  # "Hamburg (dpa/lno) – ...": the wire service that wrote the story
+        m = _DATELINE.match(clean(el.text or ""))
+        if m and not in_other_content(el):
+            yield "dateline", (m.group(1),)
+            break
     names = _ld_authors(s, keys, persons=False)
     if names:
         yield "jsonld-organization", names

@@ -184,3 +184,19 @@ def test_organization_stays_when_no_person_is_named() -> None:
 def test_account_name_with_digits_is_no_phrase() -> None:
     body = f'<span class="author">r23</span>{BODY}<p class="author">Jane Doe</p>'
     assert authors("", body) == ("r23",)
+
+
+# ---- a wire service's dateline ----
+
+@pytest.mark.parametrize(("first", "names"), [
+    ("Hamburg (dpa/lno) – Trotz eines Gespräches bleiben die Fronten verhärtet.", ("dpa/lno",)),
+    ("WASHINGTON (AP) — The Senate voted on Tuesday.", ("AP",)),
+    ("Der Bürgermeister (SPD) - so hieß es - blieb.", ()),  # a party after a name is no dateline
+])
+def test_dateline_names_the_wire_service(first: str, names: tuple[str, ...]) -> None:
+    assert authors("", f"<p>{first}</p>{BODY}", lang="de") == names
+
+
+def test_byline_wins_over_the_dateline() -> None:
+    body = f"<p class='byline'>Von Anna Muster</p><p>Hamburg (dpa) – Trotz eines Gespräches.</p>{BODY}"
+    assert authors("", body, lang="de") == ("Anna Muster",)
