@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Literal
 
 import lxml.etree
@@ -163,11 +164,23 @@ _SIGNALS = lxml.etree.XPath(
 _CLASSES = lxml.etree.XPath("//@class")
 
 
-def score(html_or_tree: str | bytes | _Element, url: str, pattern: re.Pattern[str] | None = None) -> int:
-    """The article score of a page: ``classify`` says "article" from ``_THRESHOLD`` up."""
-    tree = _tree(html_or_tree)
-    if tree is None:
-        return 0
+@dataclass
+class _Signals:
+    """What one pass over the page found; the costlier signals are computed only when asked for."""
+
+    tree: _Element
+    metas: dict[str, str]
+    scripts: list[_Element]
+    articles: list[_Element]
+    paragraphs: list[_Element]
+    times: int
+    h1s: int
+    article_items: int
+    author: bool       # itemprop/rel author (the class names are looked at only when needed: _author())
+    date_prop: bool
+
+
+def _signals(tree: _Element) -> _Signals:
     metas: dict[str, str] = {}
     scripts, articles, paragraphs = [], [], []
     times = h1s = article_items = 0
@@ -194,44 +207,91 @@ def score(html_or_tree: str | bytes | _Element, url: str, pattern: re.Pattern[st
         itemprop = el.get("itemprop")
         author = author or itemprop == "author" or el.get("rel") == "author"
         date_prop = date_prop or itemprop == "datePublished"
-    # class names: one string search over all of them (a byline or author box)
-    author = author or bool(_BYLINE.search(" ".join(str(c) for c in _CLASSES(tree))))
+    return _Signals(tree, metas, scripts, articles, paragraphs, times, h1s, article_items, author, date_prop)
 
+
+def _author(s: _Signals) -> bool:
+    # class names: one string search over all of them (a byline or author box)
+    return s.author or bool(_BYLINE.search(" ".join(str(c) for c in _CLASSES(s.tree)))) or bool(s.metas.get("author"))
+
+
+def _head_points(s: _Signals, url: str, pattern: re.Pattern[str] | None) -> int:
+    """The points that need no JSON-LD, class names or text lengths: og:type, microdata, published time,
+    a date meta or itemprop, a known author, the URL."""
     points = 0
-    og = metas.get("og:type", "")
+    og = s.metas.get("og:type", "")
     if og in OG_ARTICLE_TYPES or og.startswith("article"):
         points += 3
-    types = _jsonld_types_of(scripts)
-    if types & ARTICLE_TYPES:
-        points += 3
-    elif types & {"collectionpage", "itemlist", "searchresultspage", "profilepage"}:
-        points -= 2
-    if article_items == 1:
+    if s.article_items == 1:
         points += 2
-    if metas.get("article:published_time"):
+    if s.metas.get("article:published_time"):
         points += 1
-
-    main = _main_article(articles)
-    if main is not None:
-        points += 2                       # one dominant <article> with a headline and paragraphs
-    elif len(articles) >= 4 or article_items >= 4:
-        points -= 4                       # a listing of teasers
-    elif not articles:
-        points += _body_text_points(paragraphs, h1s > 0)
-
-    if main is not None:
-        dated = bool(main.xpath(".//time"))
-    else:
-        dated = 1 <= times <= 2           # a dateline
-        if times >= 6:
-            points -= 2                   # many dated items: a listing
-    if dated or date_prop or any(metas.get(m) for m in _DATE_METAS):
+    if s.date_prop or any(s.metas.get(m) for m in _DATE_METAS):
         points += 1
-    if author or metas.get("author"):
+    if s.author or s.metas.get("author"):
         points += 1
     if url_hint(url, pattern):
         points += 1
     return points
+
+
+def _jsonld_points(s: _Signals) -> int:
+    types = _jsonld_types_of(s.scripts)
+    if types & ARTICLE_TYPES:
+        return 3
+    if types & {"collectionpage", "itemlist", "searchresultspage", "profilepage"}:
+        return -2
+    return 0
+
+
+def _body_points(s: _Signals) -> int:
+    """The <article>/paragraph points, and the dateline ones unless a date meta or itemprop gave them."""
+    points = 0
+    main = _main_article(s.articles)
+    if main is not None:
+        points += 2                       # one dominant <article> with a headline and paragraphs
+    elif len(s.articles) >= 4 or s.article_items >= 4:
+        points -= 4                       # a listing of teasers
+    elif not s.articles:
+        points += _body_text_points(s.paragraphs, s.h1s > 0)
+    if main is not None:
+        dated = bool(main.xpath(".//time"))
+    else:
+        dated = 1 <= s.times <= 2         # a dateline
+        if s.times >= 6:
+            points -= 2                   # many dated items: a listing
+    if dated and not (s.date_prop or any(s.metas.get(m) for m in _DATE_METAS)):
+        points += 1
+    return points
+
+
+def _score(s: _Signals, url: str, pattern: re.Pattern[str] | None) -> int:
+    points = _head_points(s, url, pattern) + _jsonld_points(s) + _body_points(s)
+    if not (s.author or s.metas.get("author")) and _author(s):
+        points += 1
+    return points
+
+
+def _bounds(s: _Signals, url: str, pattern: re.Pattern[str] | None) -> tuple[int, int]:
+    """(lowest, highest) score the page can have, from the signals of the one pass alone."""
+    head = _head_points(s, url, pattern)
+    has_jsonld = any(el.get("type", "").split(";")[0].strip().lower() == "application/ld+json" for el in s.scripts)
+    low, high = (-2, 3) if has_jsonld else (0, 0)
+    body_low = -4 if len(s.articles) >= 4 or s.article_items >= 4 else 0
+    if s.times >= 6:
+        body_low -= 2
+    low, high = low + body_low, high + 2 + 1      # <article> or paragraphs; a dateline
+    if not (s.author or s.metas.get("author")):
+        high += 1                                 # a byline class may add one
+    return head + low, head + high
+
+
+def score(html_or_tree: str | bytes | _Element, url: str, pattern: re.Pattern[str] | None = None) -> int:
+    """The article score of a page: ``classify`` says "article" from ``_THRESHOLD`` up."""
+    tree = _tree(html_or_tree)
+    if tree is None:
+        return 0
+    return _score(_signals(tree), url, pattern)
 
 
 def classify(
@@ -241,4 +301,15 @@ def classify(
 
     ``pattern``, when given, is a site's article path regex (a hint like the generic URL shapes).
     """
-    return "article" if score(html_or_tree, url, pattern) >= _THRESHOLD else "page"
+    tree = _tree(html_or_tree)
+    if tree is None:
+        return "page"
+    signals = _signals(tree)
+    # Most pages are decided by their head (og:type, dates, URL) whatever the rest says: then the JSON-LD,
+    # class names and text lengths are not looked at (they were most of the time of this, on every page).
+    low, high = _bounds(signals, url, pattern)
+    if low >= _THRESHOLD:
+        return "article"
+    if high < _THRESHOLD:
+        return "page"
+    return "article" if _score(signals, url, pattern) >= _THRESHOLD else "page"

@@ -131,3 +131,23 @@ def test_broken_jsonld_is_no_signal() -> None:
 ])
 def test_url_hint(url: str, hint: bool) -> None:
     assert url_hint(url) is hint
+
+
+def test_the_early_decision_is_the_full_score_s() -> None:
+    """classify decides from the head's signals when the rest cannot change the answer: the bounds it uses
+    hold the full score, and its answer is the full score's, on every page of these tests."""
+    from crawler.pagekind import _THRESHOLD, _bounds, _signals, score
+
+    pages = [doc('<meta property="og:type" content="article">', f"<h1>Title</h1>{PARAS}"),
+             doc(ld({"@type": "NewsArticle"}), PARAS), doc(ld({"@type": "ItemList"}), teasers(8)),
+             doc(body=ARTICLE_BODY), doc(body=ARTICLE_BODY + teasers(8)), doc(body=teasers(12)),
+             doc('<meta name="author" content="X"><meta property="og:type" content="article">', teasers(10)),
+             doc(body=f'<div itemscope itemtype="https://schema.org/NewsArticle"><h1>T</h1>{PARAS}</div>' * 4),
+             doc(body="".join(f"<time>{i}</time>" for i in range(8)) + PARAS), doc(), doc(body="<h1>x</h1>")]
+    for html in pages:
+        for url in (PLAIN_URL, ARTICLE_URL):
+            tree = lxml.html.fromstring(html)
+            low, high = _bounds(_signals(tree), url, None)
+            full = score(tree, url)
+            assert low <= full <= high, (html, url)
+            assert classify(tree, url) == ("article" if full >= _THRESHOLD else "page")
