@@ -148,7 +148,7 @@ def run_ours(name: str, base: str, data_dir: Path, *extra: str) -> Result:
 
 def profile_ours(base: str, data_dir: Path, out: Path, *extra: str) -> Path:
     """py-spy over a crawl of the first 1,500 pages (the workers of the pool are not sampled)."""
-    cmd = [str(VENV_BIN / "py-spy"), "record", "--nonblocking", "-r", "100", "--format", "raw",
+    cmd = [str(VENV_BIN / "py-spy"), "record", "--nonblocking", "--threads", "-r", "100", "--format", "raw",
            "-o", str(out), "--", *crawl_cmd(base, data_dir, "--max-pages", "1500", *extra)]
     measure(cmd, cwd=REPO, log=out.with_suffix(".log"))
     return out
