@@ -133,6 +133,7 @@ class Catalog:
         self._pending: list[tuple[str, tuple[Any, ...]]] = []
         self._pending_since = 0.0
         self._pending_urls: set[str] = set()   # url / canonical_url of the buffered rows
+        self._stored_names: dict[str, str] = {}  # records_file as given -> as stored
         self._db: sqlite3.Connection | None = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None
         )
@@ -235,11 +236,14 @@ class Catalog:
 
     def add_record(self, record: Record, records_file: Path | str) -> None:
         """Index one record; ``records_file`` is stored relative to the catalog's directory when inside it."""
-        path = Path(records_file)
-        try:
-            stored = str(path.resolve().relative_to(self.path.parent.resolve()))
-        except ValueError:
-            stored = str(path)
+        stored = self._stored_names.get(str(records_file))
+        if stored is None:  # resolved once per file: a crawl adds every record of its run to the same one
+            path = Path(records_file)
+            try:
+                stored = str(path.resolve().relative_to(self.path.parent.resolve()))
+            except ValueError:
+                stored = str(path)
+            self._stored_names[str(records_file)] = stored
         loc = record.location
         self._write(
             "INSERT OR REPLACE INTO records (id, run_id, url, canonical_url, fetched_at, status, kind, title,"
