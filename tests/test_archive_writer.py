@@ -577,13 +577,13 @@ def test_reads_other_tools_uncompressed_warc_1_0(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("headers", "raw"),
     [
-        ([("Content-Encoding", "gzip")], gzip.compress(HTML)),
-        ([("Content-Encoding", "x-gzip")], gzip.compress(HTML[:20]) + gzip.compress(HTML[20:])),  # 2 members
+        ([("Content-Encoding", "gzip")], gzip.compress(HTML, mtime=0)),
+        ([("Content-Encoding", "x-gzip")], gzip.compress(HTML[:20], mtime=0) + gzip.compress(HTML[20:], mtime=0)),  # 2 members
         ([("Content-Encoding", "deflate")], zlib.compress(HTML)),
         ([("Content-Encoding", "deflate")], zlib.compress(HTML, wbits=-15)),  # raw deflate, as IIS sends
         ([("Content-Encoding", "br")], brotli.compress(HTML)),
-        ([("Content-Encoding", "gzip, br")], brotli.compress(gzip.compress(HTML))),  # applied in order
-        ([("Content-Encoding", "gzip"), ("Content-Encoding", "br")], brotli.compress(gzip.compress(HTML))),
+        ([("Content-Encoding", "gzip, br")], brotli.compress(gzip.compress(HTML, mtime=0))),  # applied in order
+        ([("Content-Encoding", "gzip"), ("Content-Encoding", "br")], brotli.compress(gzip.compress(HTML, mtime=0))),
         ([("Content-Encoding", "identity")], HTML),
         ([("Transfer-Encoding", "chunked")], b"a\r\n" + HTML[:10] + b"\r\n%x\r\n" % (len(HTML) - 10) + HTML[10:]
          + b"\r\n0\r\n\r\n"),
@@ -608,7 +608,7 @@ def test_decode_payload_refuses_bombs(coding: str, bomb: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("coding", "raw", "message"),
-    [("gzip", gzip.compress(HTML)[:-12], "truncated"), ("br", brotli.compress(HTML)[:-3], "truncated"),
+    [("gzip", gzip.compress(HTML, mtime=0)[:-12], "truncated"), ("br", brotli.compress(HTML)[:-3], "truncated"),
      ("compress", b"x", "unsupported Content-Encoding 'compress'"), ("br", b"not brotli", "not valid br")],
 )  # fmt: skip
 def test_decode_payload_errors(coding: str, raw: bytes, message: str) -> None:
