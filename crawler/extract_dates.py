@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
+from itertools import islice
 
 from dateutil import parser as _dateparser
 from htmldate import find_date
@@ -52,6 +53,7 @@ _TEXT_DMY = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|er)?\.?\s+(?:de\s+)?({_MON
                        re.I)
 # "14.04.2021" / "14/04/2021" (day first, as in most of the world) and "2021-04-14" / "2021/04/14"
 _TEXT_NUMERIC_DMY = re.compile(r"(?<![\d.])(\d{1,2})[./](\d{1,2})[./]((?:19|20)\d{2})(?![\d])")
+_YEAR = re.compile(r"(?:19|20)\d{2}")
 _TEXT_YMD = re.compile(r"(?<![\d])((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d])")
 
 
@@ -152,6 +154,8 @@ def labelled_date(text: str) -> str | None:
 
 def _dates_in(text: str) -> Iterator[tuple[int, date]]:
     """(position, day) of every date written out in `text`, in text order."""
+    if not _YEAR.search(text):  # every pattern has a four-digit year: most short texts end here
+        return
     found: list[tuple[int, date]] = []
     for pattern, order in ((_TEXT_MDY, "mdy"), (_TEXT_DMY, "dmy"), (_TEXT_YMD, "ymd"), (_TEXT_NUMERIC_DMY, "dmy#")):
         for m in pattern.finditer(text):
@@ -236,10 +240,11 @@ def _date_votes(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) ->
         votes["headline"] = value
     body = tree.find(".//body")
     if body is not None:
-        value = text_date(first_text(body, 5000))
+        text = first_text(body, 100_000)
+        value = text_date(text[:5000])
         if value:
             votes["text"] = value
-        value = labelled_date(first_text(body, 100_000))
+        value = labelled_date(text)
         if value:
             votes["label"] = value
     value = url_date(url)
@@ -255,8 +260,8 @@ def _date_votes(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) ->
     return votes
 
 
-_AFTER_HEADLINE = XPath("following::*[position() <= 60]")
-_BEFORE_HEADLINE = XPath("preceding::*[position() <= 12]")
+_AFTER_HEADLINE = 60  # elements after the headline where its dateline may be
+_BEFORE_HEADLINE = 12  # and before it (a date above the headline)
 
 
 def _headline_date(tree: HtmlElement) -> str | None:
@@ -265,16 +270,35 @@ def _headline_date(tree: HtmlElement) -> str | None:
     h1 = tree.find(".//body//h1")
     if h1 is None:
         return None
-    for candidates in (_AFTER_HEADLINE(h1), reversed(_BEFORE_HEADLINE(h1))):
+    for candidates in (islice(_following(h1), _AFTER_HEADLINE), islice(_preceding(h1), _BEFORE_HEADLINE)):
         for el in candidates:
-            if len(el) > 3 or el.tag in ("script", "style", "a", "li"):
-                continue
+            if len(el) > 3 or el.tag in ("script", "style", "a", "li") or len(el.text_content()) > 2000:
+                continue  # a container, a link, a list item or a block of text: not a dateline
             text = text_of(el)
-            if 6 <= len(text) <= 80 and not in_other_content(el):
+            if 6 <= len(text) <= 80:
                 value = text_date(text)
-                if value:
+                if value and not in_other_content(el):
                     return value
     return None
+
+
+def _following(el: HtmlElement) -> Iterator[HtmlElement]:
+    """The elements after `el` in document order, its own descendants excluded (XPath's following::*,
+    lazily: the XPath axis walks the rest of the document before its position filter)."""
+    node: HtmlElement | None = el
+    while node is not None:
+        for sibling in node.itersiblings():
+            yield from (n for n in sibling.iter() if isinstance(n.tag, str))
+        node = node.getparent()
+
+
+def _preceding(el: HtmlElement) -> Iterator[HtmlElement]:
+    """The elements before `el`, nearest first, its ancestors excluded (XPath's preceding::*)."""
+    node: HtmlElement | None = el
+    while node is not None:
+        for sibling in node.itersiblings(preceding=True):
+            yield from (n for n in reversed(list(sibling.iter())) if isinstance(n.tag, str))
+        node = node.getparent()
 
 
 def choose_published(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) -> str | None:
