@@ -323,10 +323,11 @@ def local_days(votes: dict[str, str]) -> dict[str, str]:
     """The day each source's value means where the page is published, not in UTC.
 
     Pages often give the same instant twice: converted to UTC in metadata and in local time on the
-    page (`<time>`, a naive stamp). A UTC value whose minutes and seconds equal a local value's, a
-    whole number of hours (at most 14) away, is that instant: it votes for the local day. A UTC
-    value at exactly 20:00-23:00 with no local twin is a date stored as local midnight east of UTC:
-    it votes for the next day. htmldate, which reads the same metadata, follows such a move.
+    page (`<time>`, a naive stamp). A UTC value a whole number of quarter hours (at most 14 hours) from
+    a local value, to the second (and by its offset, if it gives one), is that instant: it votes for
+    the local day. A UTC value at exactly 20:00-23:00 with no local twin is a date stored as local
+    midnight east of UTC: it votes for the next day. htmldate, which reads the same metadata, follows
+    such a move.
     """
     days = {source: value[:10] for source, value in votes.items()}
     moved: dict[str, str] = {}  # UTC day -> local day
@@ -340,7 +341,9 @@ def local_days(votes: dict[str, str]) -> dict[str, str]:
         for m in local:
             other = datetime.fromisoformat(f"{m[1]}T{m[2]}:{m[3]}:{m[4]}")
             shift = (other - instant).total_seconds()
-            if other != instant and shift % 3600 == 0 and abs(shift) <= 14 * 3600:
+            declared = datetime.fromisoformat(m[0]).utcoffset()  # None for a naive stamp
+            if (other != instant and shift % 900 == 0 and abs(shift) <= 14 * 3600  # zones are quarter hours
+                    and (declared is None or declared.total_seconds() == shift)):
                 twin = m[1]
                 break
         if twin:

@@ -38,6 +38,16 @@ def test_naive_local_stamp_is_a_twin_too() -> None:
     assert local_days(votes)["meta"] == "2022-05-03"
 
 
+def test_twin_in_a_half_hour_zone() -> None:
+    votes = {"jsonld": "2021-04-13T20:15:07Z", "time": "2021-04-14T01:45:07+05:30"}
+    assert local_days(votes)["jsonld"] == "2021-04-14"
+
+
+def test_local_stamp_whose_offset_does_not_match_is_another_instant() -> None:
+    votes = {"jsonld": "2021-04-13T20:15:07Z", "time": "2021-04-14T01:15:07+02:00"}
+    assert local_days(votes)["jsonld"] == "2021-04-13"
+
+
 def test_utc_stamps_of_other_instants_keep_their_day() -> None:
     votes = {"jsonld": "2021-04-14T05:30:59Z", "time": "2021-04-13T23:31:00+02:00", "meta": "2021-04-14T12:00:00Z"}
     assert local_days(votes) == {"jsonld": "2021-04-14", "time": "2021-04-13", "meta": "2021-04-14"}
