@@ -191,13 +191,6 @@ _TEXT_BYLINES = XPath(
 _DATELINES = XPath("//body//p[contains(substring(normalize-space(text()), 1, 60), ') ')]")
 _DATELINE = re.compile(r"^(?!(?:Der|Die|Das|Den|Dem|Ein|Eine|The|An?|Le|La|Les|El|Los|Il|Un|Une)\s)[A-ZÄÖÜ][\w.'’/-]*(?:\s[A-ZÄÖÜ][\w.'’/-]*){0,3},?\s\(([A-Za-z]{2,8}(?:/[A-Za-z]{2,8})?)\)"
                        r"\s*[-–—:]\s")
-# short text nodes that may open a byline (the regex below decides)
-_LEAD_NODES = XPath(
-    "//body//text()[string-length(.) < 160][contains(., 'by') or contains(., 'By') or contains(., 'BY')"
-    " or contains(., 'von') or contains(., 'Von') or contains(., 'VON') or contains(., 'par')"
-    " or contains(., 'Par') or contains(., 'por') or contains(., 'Por') or contains(., 'utor')"
-    " or contains(., 'uthor') or contains(., 'uteur') or contains(., 'edaktion') or contains(., 'erfasser')"
-    " or contains(., '作者') or contains(., '编辑') or contains(., '记者')]")
 _NEXT_TEXTS = XPath("following::text()[normalize-space()][position() <= 2]")
 _INNER_TEXTS = XPath("descendant::text()[normalize-space()][position() <= 2]")
 # "By Jane Doe", "Posted by jane", "| By ", "06.11.2023 13:30 von Olga", "Verfasst von:": a byline's grammar
@@ -211,22 +204,36 @@ _GRAMMAR = re.compile(
     re.I)
 
 
+def _lead_texts(tree: HtmlElement) -> Iterator[tuple[HtmlElement, str, bool, re.Match[str]]]:
+    """(element, text, is its tail, match) for each short text in the body that opens like a byline."""
+    for body in tree.iter("body"):
+        for el in body.iter():
+            text = el.text
+            if text and len(text) < 160 and el.tag not in ("script", "style") and isinstance(el.tag, str):
+                m = _GRAMMAR.match(text)
+                if m:
+                    yield el, text, False, m
+            tail = el.tail
+            if tail and len(tail) < 160 and el is not body:
+                m = _GRAMMAR.match(tail)
+                if m:
+                    yield el, tail, True, m
+
+
 def _grammar_bylines(tree: HtmlElement, usable: Callable[[str | None], tuple[str, ...]]) -> Iterator[tuple[str, ...]]:
     """Names after a byline's lead ("By", "Von", "Par", "Por", "Posted by") at the start of a short text,
     in the same text or the next one ("Gespeichert von <span>rasos</span>"). The grammar vouches for the
     name, so an account name in lower case is accepted; a name runs until a word in lower case."""
     found = 0
-    for node in _LEAD_NODES(tree):
-        m = _GRAMMAR.match(node)
-        if not m or found >= 3:
+    for el, text, is_tail, m in _lead_texts(tree):
+        if found >= 3:
+            break
+        if in_other_content(el):
             continue
-        el = node.getparent()
-        if el is None or el.tag in ("script", "style", "title") or in_other_content(el):
-            continue
-        rest = node[m.end():].strip()
+        rest = text[m.end():].strip()
         alone = not rest
         if alone:  # the name is the next text: "<b>Von:</b> Jane Doe", "Posted by <a>jane</a>"
-            if node.is_tail:
+            if is_tail:
                 texts = _NEXT_TEXTS(el)[1:]
             else:
                 texts = _INNER_TEXTS(el)[1:] or _NEXT_TEXTS(el)
@@ -323,7 +330,7 @@ def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, 
         if len(candidates) > _MAX_CANDIDATES:
             break
     if not candidates:
-        return fallback[0] if fallback else ()
+        return fallback[0] if fallback else _copyright_holder(tree)
     first = 0
     if _weak(candidates[0]):  # a phrase or an organization: a later source may name the person
         first = next((i for i, names in enumerate(candidates) if not _weak(names)), 0)
@@ -340,6 +347,30 @@ def _weak(names: tuple[str, ...]) -> bool:
 
 
 _PHRASE = re.compile(r":|\s[-–—]\s|\d|^[a-zà-ÿ]+\s+[a-zà-ÿ]+\s")
+
+
+_COPYRIGHT_TEXTS = XPath("//body//text()[contains(., '©') or contains(., '(c)') or contains(., '(C)')"
+                         " or contains(., 'opyright') or contains(., 'OPYRIGHT')][string-length(.) < 200]")
+_COPYRIGHT = re.compile(r"^.*?(?:(?:©|\([cC]\)|[cC]opyright|COPYRIGHT)\s*)+(?:since\s+|seit\s+)?"
+                        r"(?:(?:19|20)\d\d\s*(?:[-–]\s*(?:(?:19|20)\d\d)?)?)?\s*(?:by\s+|von\s+)?(.*)$", re.S)
+_COPYRIGHT_END = re.compile(r"\s*(?:[.|•·,;]\s|\b(?:all rights|alle rechte|tous droits|todos los derechos)|"
+                            r"riproduzione riservata|derechos reservados|(?:19|20)\d\d\b|$).*$", re.I | re.S)
+
+
+def _copyright_holder(tree: HtmlElement) -> tuple[str, ...]:
+    """The last resort: whoever the page says holds its copyright ("© 2019 Jane Doe", "Copyright (c) 2012-
+    Example AG. All rights reserved."): on a personal site its author, on a company's its publisher. The
+    last notice counts: the page's own is in its footer, earlier ones credit photos."""
+    for node in reversed(_COPYRIGHT_TEXTS(tree)[-5:]):
+        m = _COPYRIGHT.match(clean(node))
+        if not m:
+            continue
+        holder = _COPYRIGHT_END.sub("", m.group(1)).strip()
+        names = clean_names(holder) if holder and not _DOMAIN.search(holder) else ()
+        if len(names) == 1 and looks_like_name(names[0]) and len(names[0]) > 2 \
+                and names[0].casefold() not in ("copyright", "alle rechte"):
+            return names
+    return ()
 
 
 def refine(names: tuple[str, ...], others: list[tuple[str, ...]]) -> tuple[str, ...]:

@@ -200,3 +200,32 @@ def test_dateline_names_the_wire_service(first: str, names: tuple[str, ...]) -> 
 def test_byline_wins_over_the_dateline() -> None:
     body = f"<p class='byline'>Von Anna Muster</p><p>Hamburg (dpa) – Trotz eines Gespräches.</p>{BODY}"
     assert authors("", body, lang="de") == ("Anna Muster",)
+
+
+# ---- the copyright holder, as a last resort ----
+
+def copyright_page(body: str, footer: str) -> str:
+    return (f'<html lang="en"><head><meta charset="utf-8"></head><body><main><article><h1>Rain returns</h1>'
+            f"{body}</article></main><footer><p>{footer}</p></footer></body></html>")
+
+
+@pytest.mark.parametrize(("footer", "names"), [
+    ("Copyright (c) 2012- Gregory Szorc. All rights reserved.", ("Gregory Szorc",)),
+    ("© 2022 Example Energie AG. Alle Rechte vorbehalten.", ("Example Energie AG",)),
+    ("(c) Johannes Wolf • Weitere Rechte siehe Impressum", ("Johannes Wolf",)),
+    ("© since 2010 by C.Habermueller All rights reserved", ("C.Habermueller",)),
+    ("© 2022 example.com", ()),                       # a domain names the site, not a person
+    ("Copyright © All rights reserved", ()),
+])
+def test_copyright_holder_when_nothing_else_names_anyone(footer: str, names: tuple[str, ...]) -> None:
+    assert extract(copyright_page(BODY, footer), URL).authors == names
+
+
+def test_footer_notice_counts_not_a_photo_credit() -> None:
+    body = f"<figure><img src='/a.jpg'><figcaption>© Photo Agency</figcaption></figure>{BODY}"
+    assert extract(copyright_page(body, "© 2020 Jane Doe"), URL).authors == ("Jane Doe",)
+
+
+def test_copyright_holder_does_not_override_a_byline() -> None:
+    body = f"<p class='byline'>By John Roe</p>{BODY}"
+    assert extract(copyright_page(body, "© 2020 Jane Doe"), URL).authors == ("John Roe",)
