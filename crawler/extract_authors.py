@@ -51,7 +51,8 @@ _DATE_CUT = re.compile(
     r"|\d{1,2}:\d{2}|\b(?:19|20)\d{2}\b|\b(?:vor|ago)\b).*$",
     re.I | re.S)
 _PIPE = re.compile(r"\s+[|•·–—]\s+|\s*[|•·]\s*|\n")
-_SPLIT = re.compile(r"\s*(?:;|,|&|\+|\s(?:and|und|y|et|e|en|og|och|és)\s)\s*", re.I)
+_SPLIT = re.compile(r"\s*(?:;|,|&|\+|\s(?:and|und|y|et|e|en|og|och|és|im\s+gespräch\s+mit|in\s+conversation\s+with)\s)\s*",
+                    re.I)
 # words that describe a role or a placeholder, never a name on their own
 _ROLE_WORDS = frozenset("""
 admin administrator administrador webmaster editor editors editorial redaktor redakteur redakteurin
@@ -200,7 +201,8 @@ _GRAMMAR = re.compile(
     r"veröffentlicht|eingestellt|publié|écrit|rédigé|publicado|escrito|publicada|escrita)\s+)?"
     r"(?:(?:by|von|par|por)\s*:?(?:\s+|$)"
     # or a label: "Redaktion: Jane Doe", "Autorin: ...", "责任编辑： 焦鹏"
-    r"|(?:autor(?:in|en)?|authors?|auteurs?|autore|redaktion|verfasser(?:in)?|作者|责任编辑|编辑|记者)\s*[:：]\s*)",
+    r"|(?:autor(?:in|en)?|authors?|auteurs?|autore|redaktion|verfasser(?:in)?|herausgeber(?:in)?|作者|责任编辑|编辑|记者)"
+    r"\s*[:：]\s*)",
     re.I)
 
 

@@ -57,6 +57,8 @@ def authors(head: str = "", body: str = "", *, lang: str = "en") -> tuple[str, .
     ("Matthias Hille - Lukas Balbach", ("Matthias Hille - Lukas Balbach",)),  # two names: left to the caller
     ("red, wien.ORF.at/ Agenturen", ("red", "wien.ORF.at/Agenturen")),  # texts of two elements joined
     ("Jane Doe / John Roe", ("Jane Doe / John Roe",)),  # spaced on both sides: left as written
+    ("Richard David Precht im Gespräch mit Karin Fischer", ("Richard David Precht", "Karin Fischer")),
+    ("Jane Doe in conversation with John Roe", ("Jane Doe", "John Roe")),
 ])
 def test_clean_names(byline: str, names: tuple[str, ...]) -> None:
     assert clean_names(byline) == names
@@ -123,6 +125,7 @@ def test_weekday_in_a_byline_element_is_no_author() -> None:
      ("Eberhard Fuhr",)),
     ("<p><em>Autorin: Jane Doe</em></p>", ("Jane Doe",)),
     ('<div class="p-tags"><span>责任编辑： 焦鹏</span></div>', ("焦鹏",)),
+    ('<h6>Herausgeber: <a href="/firma/1">Nordex SE</a></h6>', ("Nordex SE",)),  # a press release's issuer
 ])
 def test_byline_grammar(byline: str, names: tuple[str, ...]) -> None:
     assert authors("", byline + BODY, lang="de") == names
