@@ -27,6 +27,7 @@ from crawler.extract_signals import Signals, ld_text
 
 # between spaces, or a bar or bullet even without them; guillemets only between spaces (they also quote)
 _TITLE_SEP = re.compile(r"\s+(?:[|\-–—~·•»«›‹/:]|::|\\\\|\|\|)\s+|\s*[|·•│]\s*")
+_DATE_ONLY = re.compile(r"^\s*\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\s*$")
 _EMBEDDED_TYPES = frozenset({"videoobject", "product", "event", "podcastepisode"})
 _SEGMENT_SEP = re.compile(_TITLE_SEP.pattern + r"|(?<=\w)[:：]\s+")
 
@@ -66,9 +67,14 @@ def strip_site_name(title: str, keys: set[str], names: frozenset[str] = frozense
     start, end = 0, len(parts)
     if names and end > 2:  # a site name with a separator of its own ("Headline - Section - Site")
         end = next((k for k in range(1, end - 1) if "".join(map(squash, parts[k:end])) in names), end)
-    while end - start > 1 and is_site(parts[end - 1], keys, names):
+    # a trailing segment containing the site's name ("Headline - European Championships Munich 2022" on
+    # munich2022.com) names the site too, unless the site is already named up front; a segment that is only
+    # a date ("Headline | 14.04.2021") is the page's date, not its headline
+    loose = not is_site(parts[0], keys, names)
+    while end - start > 1 and (is_site(parts[end - 1], keys, names) or _DATE_ONLY.match(parts[end - 1])
+                               or (loose and any(len(k) >= 5 and k in squash(parts[end - 1]) for k in keys))):
         end -= 1
-    while end - start > 1 and is_site(parts[start], keys, names):
+    while end - start > 1 and (is_site(parts[start], keys, names) or _DATE_ONLY.match(parts[start])):
         start += 1
     if (start, end) == (0, len(parts)):
         return title

@@ -184,3 +184,15 @@ def test_a_container_of_headings_is_not_a_heading() -> None:
             '<h3 class="sp-page-title-sub-heading">anything but ordinary</h3><ol><li>Home</li></ol></div></div>'
             f"<main><p>{BODY}</p></main>")
     assert title(head, body, "https://www.salesman.example/outsourcing") == "Good to know"
+
+
+def test_a_title_segment_that_is_only_a_date_is_not_the_headline() -> None:
+    head = "<title>Rain returns to the valley | 14.04.2021</title>"
+    assert title(head, f"<div>{BODY}</div>") == "Rain returns to the valley"
+    head = "<title>2021-04-14 - Rain returns to the valley</title>"
+    assert title(head, f"<div>{BODY}</div>") == "Rain returns to the valley"
+
+
+def test_a_trailing_segment_containing_the_sites_domain_names_the_site() -> None:
+    head = "<title>Rain returns to the valley - Valley Weather Festival 2022</title>"
+    assert title(head, f"<div>{BODY}</div>", "https://www.valleyweather.example/rain") == "Rain returns to the valley"
