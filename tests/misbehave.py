@@ -471,7 +471,7 @@ def _links_to(c: Conn) -> None:
 @behaviour("sitemap-to")
 def _sitemap_to(c: Conn) -> None:
     """A sitemap listing every ``?to=URL``."""
-    locs = "".join(f"<url><loc>{escape(u)}</loc></url>" for u in c.query["to"])
+    locs = "".join(f"<url><loc>{escape(u)}</loc></url>" for u in c.query.get("to", []))
     c.reply(200, ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
                   f"{locs}</urlset>").encode(), content_type="application/xml")
 
