@@ -118,7 +118,9 @@ def _clean_one(piece: str) -> str | None:
     name = _SHORT_LEAD.sub("", name)
     name = _SLASH_AGENCY.sub(r"\1", name)
     name = _DASH_TAIL.sub(r"\1", name)
-    name = _TRAILING_ROLE.sub("", name)
+    stripped = _TRAILING_ROLE.sub("", name)
+    if len(stripped.split()) != 1 or not re.fullmatch(r"\w+\s+\w+", name):
+        name = stripped  # but "Rasender Reporter": a pen name of two words stays whole
     name = name.strip(" ,;:-–—|/()[]\"'“”„«»*•·")
     if not name or len(name) > 60:
         return None

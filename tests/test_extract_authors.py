@@ -59,6 +59,8 @@ def authors(head: str = "", body: str = "", *, lang: str = "en") -> tuple[str, .
     ("Jane Doe / John Roe", ("Jane Doe / John Roe",)),  # spaced on both sides: left as written
     ("Richard David Precht im Gespräch mit Karin Fischer", ("Richard David Precht", "Karin Fischer")),
     ("Jane Doe in conversation with John Roe", ("Jane Doe", "John Roe")),
+    ("Jane Doe Reporter", ("Jane Doe",)),                 # a role after a full name goes
+    ("Rasender Reporter", ("Rasender Reporter",)),        # a two-word pen name stays whole
 ])
 def test_clean_names(byline: str, names: tuple[str, ...]) -> None:
     assert clean_names(byline) == names
