@@ -464,7 +464,7 @@ def _retry_after_then_reset(c: Conn) -> None:
 @behaviour("links-to")
 def _links_to(c: Conn) -> None:
     """A section page linking to every ``?to=URL`` (the SSRF tests point them at forbidden places)."""
-    items = "".join(f'<li><a href="{escape(u, quote=True)}">link {i}</a></li>' for i, u in enumerate(c.query["to"]))
+    items = "".join(f'<li><a href="{escape(u, quote=True)}">link {i}</a></li>' for i, u in enumerate(c.query.get("to", [])))
     c.html(f"<html><head><title>Links</title></head><body><ul>{items}</ul></body></html>")
 
 
