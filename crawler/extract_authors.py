@@ -371,8 +371,8 @@ def _copyright_holder(tree: HtmlElement) -> tuple[str, ...]:
             continue
         holder = _COPYRIGHT_END.sub("", m.group(1)).strip()
         names = clean_names(holder) if holder and not _DOMAIN.search(holder) else ()
-        if len(names) == 1 and looks_like_name(names[0]) and len(names[0]) > 2 \
-                and names[0].casefold() not in ("copyright", "alle rechte"):
+        if len(names) == 1 and looks_like_name(names[0]) and len(names[0]) > 2 and "/" not in names[0] \
+                and names[0].casefold() not in ("copyright", "alle rechte"):  # "Jane Doe/Getty Images": a photo
             return names
     return ()
 

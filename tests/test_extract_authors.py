@@ -221,6 +221,7 @@ def copyright_page(body: str, footer: str) -> str:
     ("© since 2010 by C.Habermueller All rights reserved", ("C.Habermueller",)),
     ("© 2022 example.com", ()),                       # a domain names the site, not a person
     ("Copyright © All rights reserved", ()),
+    ("© Oli Scarff/Getty Images", ()),                # a photo's credit, not the page's
 ])
 def test_copyright_holder_when_nothing_else_names_anyone(footer: str, names: tuple[str, ...]) -> None:
     assert extract(copyright_page(BODY, footer), URL).authors == names
