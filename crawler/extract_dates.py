@@ -250,7 +250,7 @@ def _date_votes(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) ->
     value = url_date(url)
     if value:
         votes["url"] = value
-    if date_fallback:
+    if date_fallback and not _decided(votes):
         value = find_date(tree, extensive_search=True, original_date=False, url=url)
         if value:
             votes["htmldate"] = value
@@ -258,6 +258,20 @@ def _date_votes(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) ->
         if value:
             votes["htmldate_original"] = value
     return votes
+
+
+def _tally(votes: dict[str, str]) -> dict[str, float]:
+    tally: dict[str, float] = {}
+    for source, day in local_days(votes).items():
+        tally[day] = tally.get(day, 0.0) + _DATE_WEIGHTS[source]
+    return tally
+
+
+def _decided(votes: dict[str, str]) -> bool:
+    """Whether htmldate's two votes could not change the winner (they are most of the time it takes):
+    the leading day is ahead of the next by more than their weight together."""
+    weights = sorted(_tally(votes).values(), reverse=True) + [0.0, 0.0]
+    return weights[0] - weights[1] > _DATE_WEIGHTS["htmldate"] + _DATE_WEIGHTS["htmldate_original"]
 
 
 _AFTER_HEADLINE = 60  # elements after the headline where its dateline may be
@@ -305,10 +319,7 @@ def choose_published(tree: HtmlElement, s: Signals, url: str, date_fallback: boo
     votes = _date_votes(tree, s, url, date_fallback)
     if not votes:
         return None
-    days = local_days(votes)
-    tally: dict[str, float] = {}
-    for source, day in days.items():
-        tally[day] = tally.get(day, 0.0) + _DATE_WEIGHTS[source]
+    tally = _tally(votes)
     day = max(tally, key=lambda d: tally[d])  # first-seen wins a tie: JSON-LD, meta, microdata, ...
     # the most precise value for that day: a full timestamp with its offset where a source gives one
     return max((v for v in votes.values() if v[:10] == day), key=len, default=day)
