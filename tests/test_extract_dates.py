@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from crawler.extract_dates import labelled_date, local_days
+from crawler.extract_dates import _decided, labelled_date, local_days
 from crawler.extraction import extract
 
 BODY = """<p>After weeks of drought the rain came back to the valley on Tuesday, farmers said, and the
@@ -107,3 +107,19 @@ def test_publication_label_in_the_page_footer() -> None:
     article = f"<h1>Rain returns</h1>{BODY}"
     after = "<div class='meta'><p>Erschienen am: 14.04.2021 · Letzte Änderung: 20.04.2021</p></div>"
     assert extract(page(article=article, after=after, lang="de"), URL).published == "2021-04-14"
+
+
+# ---- htmldate is asked only when it could change the answer ----
+
+def test_agreeing_sources_leave_nothing_for_htmldate_to_decide() -> None:
+    assert _decided({"jsonld": "2021-04-14T10:00:00+02:00", "meta": "2021-04-14T10:00:00+02:00",
+                     "headline": "2021-04-14"})
+    assert not _decided({"jsonld": "2021-04-14T10:00:00+02:00", "headline": "2021-04-15"})
+    assert not _decided({"text": "2021-04-14"})
+    assert not _decided({})
+
+
+def test_disagreement_is_settled_with_htmldate_as_before() -> None:
+    head = '<meta property="article:published_time" content="2021-04-14T08:00:00Z">'
+    article = f'<h1>Rain returns</h1><p class="date">April 15, 2021</p>{BODY}'
+    assert extract(page(head, article=article), URL).published in ("2021-04-14T08:00:00Z", "2021-04-15")
