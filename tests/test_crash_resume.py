@@ -1,4 +1,4 @@
-"""Crash safety: SIGTERM closes everything and ``--resume`` goes on; SIGKILL at random moments (50 kill
+"""Crash safety: SIGTERM or SIGINT closes everything and ``--resume`` goes on; SIGKILL at random moments (50 kill
 points here, ``CRAWLER_SIGKILL_POINTS=500`` for the long run) never loses or corrupts what was archived;
 two crawls in one data directory do not collide.
 
@@ -113,7 +113,10 @@ def article_gets(site: Any) -> Counter[str]:
     return Counter(urlsplit(p).path for m, p, _h in site.requests if m == "GET" and urlsplit(p).path in paths)
 
 
-def test_sigterm_closes_cleanly_and_resume_fetches_nothing_twice(fresh_site: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_closes_cleanly_and_resume_fetches_nothing_twice(fresh_site: Any, tmp_path: Path,
+                                                                       signum: int) -> None:
+    """SIGTERM (a service manager, kill) and SIGINT (Ctrl-C) alike: WARCs closed, state saved, --resume."""
     site = fresh_site(articles=30)
     data = tmp_path / "data"
     fast = DEFAULTS  # the default configuration (incremental re-crawls on), as users run it
@@ -122,7 +125,7 @@ def test_sigterm_closes_cleanly_and_resume_fetches_nothing_twice(fresh_site: Any
     deadline = time.monotonic() + 120
     while len(record_lines(data)) < 5 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "--resume" in err and len(err.strip().splitlines()) == 1
