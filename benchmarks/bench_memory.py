@@ -68,9 +68,14 @@ class MemoryRun:
     def cpu_ms(self) -> float:
         return 1000 * self.cpu_s / self.pages if self.pages else 0.0
 
+    def rss_at(self, fraction: float) -> float | None:
+        """RSS of the crawl process when ``fraction`` of its pages had been archived."""
+        return next((s.rss_mb for s in self.samples if s.pages >= fraction * self.pages), None)
+
     def growth_kb_per_page(self) -> float | None:
-        """Slope of RSS against pages archived over the second half of the run (least squares), KB/page."""
-        half = [s for s in self.samples[len(self.samples) // 2:] if s.pages > 0]
+        """Slope of RSS against pages archived from 10% to 90% of the pages (least squares), KB/page: the
+        crawl itself, without the start-up and the WARC files closed and indexed at the end."""
+        half = [s for s in self.samples if 0.1 * self.pages <= s.pages <= 0.9 * self.pages]
         if len(half) < 10 or half[-1].pages - half[0].pages < 500:
             return None
         n = len(half)
@@ -165,12 +170,27 @@ def report(small: MemoryRun, large: MemoryRun, when: str) -> str:
     met = "met" if ratio <= GOAL and not large.stopped else "not met" if ratio > GOAL else "not shown (partial run)"
     lines += ["", f"- **Peak RSS ratio** (goal <= {GOAL}x): {fmt(large.peak_rss_mb)} MB for {fmt(large.pages)} pages "
               f"vs {fmt(small.peak_rss_mb)} MB for {fmt(small.pages)} pages = **{ratio:.2f}x**: goal {met}."]
+    small_mid, large_mid = small.rss_at(0.9), large.rss_at(0.9)
+    if small_mid and large_mid:
+        lines.append(f"- While crawling (RSS when 90% of the pages were archived, before the last WARC files close and "
+                     f"are indexed): {fmt(large_mid)} MB vs {fmt(small_mid)} MB = {large_mid / small_mid:.2f}x.")
     slope = large.growth_kb_per_page()
     if slope is not None:
-        est = large.peak_rss_mb + slope / 1024 * max(0, small.pages * large.articles // small.articles - large.pages)
-        lines.append(f"- Growth inside the larger crawl (RSS against pages archived, second half of its samples): "
-                     f"{slope:.2f} KB per page; at that slope the whole {fmt(large.articles)}-article site would "
-                     f"peak near {fmt(est)} MB = {est / small.peak_rss_mb:.2f}x.")
+        growth = (f"- Growth inside the larger crawl (RSS against pages archived, 10% to 90% of its pages): "
+                  f"{slope:.2f} KB per page")
+        if large.stopped:
+            est = large.peak_rss_mb + slope / 1024 * max(0, small.pages * large.articles // small.articles - large.pages)
+            growth += (f"; at that slope the whole {fmt(large.articles)}-article site would peak near {fmt(est)} MB = "
+                       f"{est / small.peak_rss_mb:.2f}x")
+        lines.append(growth + ".")
+    peak = max(large.samples, key=lambda s: s.rss_mb, default=None)
+    if peak is not None and large_mid and peak.rss_mb > 1.1 * large_mid:
+        lines.append(f"- The larger crawl's peak came {fmt(peak.t)} s into the run, at {fmt(peak.pages)} pages archived "
+                     f"({peak.pages / large.pages:.0%}), {fmt(peak.rss_mb - large_mid)} MB above its level while "
+                     "crawling: when a WARC file closes (`ARCHIVE_WARC_MAX_SIZE` rollover, end of crawl) "
+                     "`archive.cdxj.append_to_index` holds every record of the file, and the whole existing index, "
+                     "in memory to merge them (as CdxjLine objects; merging the file's sorted lines with the index file as a stream "
+                     "would bound this).")
     return "\n".join(lines)
 
 
@@ -182,7 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=None, help="stop the larger crawl after this many seconds")
     ap.add_argument("--workdir", type=Path, default=Path(os.environ.get("BENCH_WORKDIR", "/tmp/newsarchiver-bench")))
     ap.add_argument("--no-write", action="store_true", help="print the section instead of writing RESULTS.md")
+    ap.add_argument("--from", dest="saved", type=Path, default=None,
+                    help="write the report again from the memory-*.json of an earlier run's directory")
     args = ap.parse_args(argv)
+    if args.saved is not None:
+        loaded = [json.loads(p.read_text()) for p in (args.saved / f"memory-{n}.json" for n in (args.small, args.large))]
+        small, large = (MemoryRun(**{**d, "samples": [Sample(**x) for x in d["samples"]]}) for d in loaded)
+        when = datetime.fromtimestamp((args.saved / f"memory-{args.large}.json").stat().st_mtime, UTC)
+        section = report(small, large, when.strftime("%Y-%m-%d %H:%M"))
+        print(section) if args.no_write else write_section("Memory", section)
+        return 0
     try:
         args.workdir.mkdir(parents=True, exist_ok=True)
         for port in (args.port, args.port + 1):
