@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import hashlib
+import heapq
 import json
 import logging
 import os
@@ -303,9 +304,10 @@ def read_index(path: Path) -> Iterator[CdxjLine]:
                 yield CdxjLine.parse(raw)
 
 
-def write_index(path: Path, lines: Iterable[CdxjLine]) -> int:
-    """Write ``lines`` sorted and without duplicates, atomically (temp file + rename); returns the count."""
-    texts = sorted({line.to_text() for line in lines})
+def write_index(path: Path, lines: Iterable[CdxjLine], *, texts: Iterable[str] = ()) -> int:
+    """Write ``lines`` (and lines already as ``texts``) sorted and without duplicates, atomically (temp file
+    + rename); returns the count."""
+    texts = sorted({line.to_text() for line in lines} | set(texts))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=path.parent)
     try:
@@ -323,16 +325,62 @@ def merge_into_index(path: Path, scans: Iterable[IndexScan], *, replace_all: boo
     """Put the lines of ``scans`` into the index at ``path``, replacing earlier lines of the same files.
 
     With ``replace_all`` the index holds exactly the scanned files afterwards. Locked against concurrent
-    writers (crawls closing WARC files while ``crawler index`` runs).
+    writers (crawls closing WARC files while ``crawler index`` runs). Only the new lines are sorted in
+    memory; the existing index (sorted, as ``write_index`` leaves it) is streamed through a merge, so
+    closing a WARC file does not hold an index that grows with every crawl of the data directory.
     """
     scans = list(scans)
+    names = {line.filename for scan in scans for line in scan.lines}
+    names |= {p.filename for scan in scans for p in scan.problems}
+    new = sorted({line.to_text() for scan in scans for line in scan.lines})
+    scans.clear()
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.parent / ".index.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        names = {line.filename for scan in scans for line in scan.lines}
-        names |= {p.filename for scan in scans for p in scan.problems}
-        kept = [] if replace_all else [line for line in read_index(path) if line.filename not in names]
-        return write_index(path, kept + [line for scan in scans for line in scan.lines])
+        if replace_all or not path.exists():
+            return write_index(path, [], texts=new)
+        try:
+            return _stream_merge(path, names, new)
+        except _Unsorted:
+            log.warning("index %s is not sorted: sorting it whole", path)
+            kept = [line for line in read_index(path) if line.filename not in names]
+            return write_index(path, kept, texts=new)
+
+
+class _Unsorted(Exception):
+    """The existing index is out of order (edited by hand, or written by another tool)."""
+
+
+def _kept_texts(path: Path, dropped: set[str]) -> Iterator[str]:
+    """The existing index's lines, in order, without those of the ``dropped`` files."""
+    previous = ""
+    with path.open(encoding="utf-8") as fh:
+        for raw in fh:
+            if not raw.strip() or raw.startswith("!"):
+                continue
+            text = raw.rstrip("\n")
+            if text < previous:
+                raise _Unsorted(path)
+            previous = text
+            if not dropped or CdxjLine.parse(text).filename not in dropped:
+                yield text
+
+
+def _stream_merge(path: Path, dropped: set[str], new: list[str]) -> int:
+    fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=path.parent)
+    count, last = 0, None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            for text in heapq.merge(_kept_texts(path, dropped), new):
+                if text != last:
+                    out.write(text + "\n")
+                    count += 1
+                    last = text
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return count
 
 
 def append_to_index(data_dir: Path, warc_path: Path) -> IndexScan:

@@ -223,3 +223,40 @@ def test_an_uncompressed_warc_named_warc_gz_is_indexed_and_replayed(tmp_path: Pa
     capsysbinary.readouterr()
     assert main(["replay", "get", "http://plain.example/", "--data-dir", str(data)]) == 0
     assert capsysbinary.readouterr().out == body
+
+
+def _warc_of(path: Path, host: str, pages: int) -> Path:
+    with path.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for n in range(pages):
+            body = f"{host} page {n}".encode()
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/plain")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(
+                f"http://{host}/p/{n}", "response", payload=io.BytesIO(body), length=len(body), http_headers=http))
+    return path
+
+
+def test_closing_a_file_merges_its_lines_into_the_index_in_order_and_replaces_its_old_ones(tmp_path: Path) -> None:
+    """The index is streamed through the merge (not read whole): other files' lines stay, in sorted order,
+    a file indexed again replaces its own lines, and an index out of order is sorted whole (and logged)."""
+    data = tmp_path / "data"
+    (data / "warc").mkdir(parents=True)
+    a = _warc_of(data / "warc" / "a.warc.gz", "b.example", 40)
+    b = _warc_of(data / "warc" / "b.warc.gz", "a.example", 30)
+    append_to_index(data, a)
+    append_to_index(data, b)
+    texts = index_path(data).read_text(encoding="utf-8").splitlines()
+    assert len(texts) == 70 and texts == sorted(texts)
+    _warc_of(b, "a.example", 10)           # b rewritten shorter: its 30 old lines go, its 10 new ones come
+    append_to_index(data, b)
+    lines = list(read_index(index_path(data)))
+    assert sorted(line.filename for line in lines) == ["a.warc.gz"] * 40 + ["b.warc.gz"] * 10
+    texts = index_path(data).read_text(encoding="utf-8").splitlines()
+    assert texts == sorted(texts)
+    # an index edited out of order is still merged correctly (sorted whole)
+    index_path(data).write_text("\n".join(reversed(texts)) + "\n", encoding="utf-8")
+    c = _warc_of(data / "warc" / "c.warc.gz", "c.example", 5)
+    append_to_index(data, c)
+    texts = index_path(data).read_text(encoding="utf-8").splitlines()
+    assert len(texts) == 55 and texts == sorted(texts)
+    assert [line.url for line in lookup(index_path(data), "http://c.example/p/3")] == ["http://c.example/p/3"]
