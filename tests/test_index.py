@@ -161,7 +161,7 @@ def test_append_is_idempotent_and_lookup_finds_every_url(tmp_path: Path) -> None
                 http_headers=http))
     first = append_to_index(data, warc)
     append_to_index(data, warc)
-    assert first.problems == () and len(first.lines) == 300
+    assert first.problems == () and first.indexed == 300
     assert len(list(read_index(index_path(data)))) == 300
     archive = Archive(data)
     for n in (0, 1, 10, 150, 299):
