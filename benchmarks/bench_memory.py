@@ -188,9 +188,9 @@ def report(small: MemoryRun, large: MemoryRun, when: str) -> str:
         lines.append(f"- The larger crawl's peak came {fmt(peak.t)} s into the run, at {fmt(peak.pages)} pages archived "
                      f"({peak.pages / large.pages:.0%}), {fmt(peak.rss_mb - large_mid)} MB above its level while "
                      "crawling: when a WARC file closes (`ARCHIVE_WARC_MAX_SIZE` rollover, end of crawl) "
-                     "`archive.cdxj.append_to_index` scans the file and holds its index lines (one CdxjLine object "
-                     "and one sorted text per record of the file, up to ~50,000 in a 1 GB file) while it streams them "
-                     "into the index file: bounded by the WARC file size, not the crawl's, but still the peak.")
+                     "`archive.cdxj.append_to_index` scans the file and holds its index lines (one sorted text per "
+                     "record of the file, up to ~50,000 in a 1 GB file) while it streams them into the index file: "
+                     "bounded by the WARC file size, not the crawl's, but still the peak.")
     return "\n".join(lines)
 
 
