@@ -22,6 +22,8 @@ archive would lose its text for a mislabel whose bytes are unambiguous. Any othe
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware as _ScrapyCompression
@@ -69,30 +71,32 @@ def _too_long(crawler: Crawler, max_times: int, request: Request, exc: IgnoreReq
     return exc
 
 
+def _reported(crawler: Crawler, max_times: int, request: Request,
+              follow: Callable[[], Request | Response]) -> Request | Response:
+    """Scrapy's redirect handling (``follow``), with one WARNING line for a loop or a chain that is too long."""
+    try:
+        outcome = follow()
+    except IgnoreRequest as exc:
+        if str(exc) == "max redirections reached":
+            raise _too_long(crawler, max_times, request, exc) from None
+        raise
+    return _checked(crawler, request, outcome)
+
+
 class RedirectMiddleware(_ScrapyRedirect):
     """Scrapy's, with a WARNING line naming the URL for a redirect loop and for a chain that is too long."""
 
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Request | Response:
-        try:
-            outcome = super().process_response(request, response)
-        except IgnoreRequest as exc:
-            if str(exc) == "max redirections reached":
-                raise _too_long(self.crawler, self.max_redirect_times, request, exc) from None
-            raise
-        return _checked(self.crawler, request, outcome)
+        return _reported(self.crawler, self.max_redirect_times, request,
+                         partial(super().process_response, request, response))
 
 
 class MetaRefreshMiddleware(_ScrapyMetaRefresh):
     """Scrapy's, with the same WARNING lines as ``RedirectMiddleware`` for loops and long chains."""
 
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Request | Response:
-        try:
-            outcome = super().process_response(request, response)
-        except IgnoreRequest as exc:
-            if str(exc) == "max redirections reached":
-                raise _too_long(self.crawler, self.max_redirect_times, request, exc) from None
-            raise
-        return _checked(self.crawler, request, outcome)
+        return _reported(self.crawler, self.max_redirect_times, request,
+                         partial(super().process_response, request, response))
 
 
 class HttpCompressionMiddleware(_ScrapyCompression):
