@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import surt as _surt
 from warcio.archiveiterator import ArchiveIterator
 from warcio.limitreader import LimitReader
+
+from archive.surtkey import surt as _surt
 
 log = logging.getLogger(__name__)
 
