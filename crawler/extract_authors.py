@@ -427,6 +427,20 @@ def _completes(name: str, other: str) -> bool:
         and any(w[:1].islower() and w not in _PARTICLES for w in words[len(other_words):])
 
 
+def _element_names(source: str, elements: list[HtmlElement], max_length: int,
+                   usable: Callable[[str | None], tuple[str, ...]], *, min_length: int = 3,
+                   name_like: bool = False) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(source, names) for each element whose text is a byline's length, outside other content."""
+    for el in elements:
+        raw = _byline_text(el)
+        if min_length <= len(raw) < max_length and not in_other_content(el):
+            names = usable(raw)
+            if name_like:
+                names = tuple(n for n in names if looks_like_name(n))
+            if names:
+                yield source, names
+
+
 def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],
                       fallback: list[tuple[str, ...]]) -> Iterator[tuple[str, tuple[str, ...]]]:
     """(source, names) from each source in order of trust; names that only repeat the site's name go to
@@ -455,12 +469,7 @@ def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],
         names = usable(raw)
         if names:
             yield "microdata", names
-    for el in _BYLINES(tree)[:30]:
-        raw = _byline_text(el)
-        if 2 < len(raw) < 120 and not in_other_content(el):
-            names = usable(raw)
-            if names:
-                yield "byline", names
+    yield from _element_names("byline", _BYLINES(tree)[:30], 120, usable)
     for label in _AUTHOR_LABELS(tree)[:3]:
         parent = label.getparent()
         if parent is None or in_other_content(parent):
@@ -477,18 +486,9 @@ def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],
             names = usable(_byline_text(following))
             if names:
                 yield "label", names
-    for el in _AUTHOR_LINKS(tree)[:10]:
-        raw = _byline_text(el)
-        if 2 < len(raw) < 80 and not in_other_content(el):
-            names = usable(raw)
-            if names:
-                yield "link", names
-    for el in _TEXT_BYLINES(tree)[:10]:
-        raw = _byline_text(el)
-        if len(raw) < 120 and not in_other_content(el):
-            names = tuple(n for n in usable(raw) if looks_like_name(n))
-            if names:
-                yield "text", names
+    yield from _element_names("link", _AUTHOR_LINKS(tree)[:10], 80, usable)
+    # a text that only opens like a byline ("By ...") vouches less for what follows: names must look like names
+    yield from _element_names("text", _TEXT_BYLINES(tree)[:10], 120, usable, min_length=0, name_like=True)
     for names in _grammar_bylines(tree, usable):
         yield "grammar", names
     for el in _DATELINES(tree)[:3]:  # "Hamburg (dpa/lno) – ...": the wire service that wrote the story
