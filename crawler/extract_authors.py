@@ -58,7 +58,7 @@ _ROLE_WORDS = frozenset("""
 admin administrator administrador webmaster editor editors editorial redaktor redakteur redakteurin
 staff reporter reporters correspondent correspondents writer writers contributor contributors journalist
 autor autorin author authors auteur autore team guest gast anonymous anonym unknown user name datum date
-photo photos foto fotos photographer bild bilder video quelle source sources by von par por mit und and
+photo photos foto fotos photographer bild bilder video quelle source sources by von par por mit und and userprofile
 senior chief deputy managing political politics news desk online digital social media weitere
 am on at um the der die das le la el il von vom by par follow folgen share teilen more mehr profile profil
 monday tuesday wednesday thursday friday saturday sunday montag dienstag mittwoch donnerstag freitag
@@ -155,6 +155,7 @@ def looks_like_name(name: str) -> bool:
 _AUTHOR_META = ("author", "article:author", "og:article:author", "parsely-author", "sailthru.author",
                 "dc.creator", "dcterms.creator", "citation_author", "byl", "cxenseparse:author",
                 "article.author", "twitter:data1_author")
+_MAX_META_AUTHORS = 8
 _DOMAIN = re.compile(r"\w\.(?:com|org|net|info|de|at|ch|fr|es|it|uk|eu|io|pl|nl|be)\b", re.I)
 _BYLINES = XPath(
     "//body//*[@class or @id or @rel]"
@@ -202,7 +203,12 @@ _INNER_TEXTS = XPath("descendant::text()[normalize-space()][position() <= 2]")
 # "By Jane Doe", "Posted by jane", "| By ", "06.11.2023 13:30 von Olga", "Verfasst von:": a byline's grammar
 # at the start of a text node: only digits and separators before it, at most a verb of publishing
 _GRAMMAR = re.compile(
-    r"^[\d\s.,:/|·•—–-]*(?:(?:posted|written|published|reported|gespeichert|verfasst|geschrieben|erstellt|"
+    # a dateline, then a name and nothing else: "04.02.2022 | 13:10 Uhr | Jane Doe", "April 14, 2021 - Jane Doe"
+    r"^\s*(?:\d{1,2}\.\s?\d{1,2}\.\s?(?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}"
+    r"|\d{1,2}\.?\s+[^\W\d]{3,9}\.?\s+\d{4}|[A-Z][a-zäé]{2,8}\.?\s+\d{1,2},?\s+\d{4})"
+    r"(?:\s*[|,·•–—-]?\s*\d{1,2}[:.]\d{2}(?:\s*(?:Uhr|h|[AaPp]\.?[Mm]\.?))?)?\s*[|·•–—-]\s*"
+    r"(?=(?-i:(?:\s*(?:[A-ZÄÖÜÉ][\w'’.-]*[a-zäöüßéèáíóúñ.][\w'’]*|von|van|de|der|den|da|di|del|dos|zu)\b){2,4})\s*$)"
+    r"|^[\d\s.,:/|·•—–-]*(?:(?:posted|written|published|reported|gespeichert|verfasst|geschrieben|erstellt|"
     r"veröffentlicht|eingestellt|publié|écrit|rédigé|publicado|escrito|publicada|escrita)\s+)?"
     r"(?:(?:by|von|par|por)\s*:?(?:\s+|$)"
     # or a label: "Redaktion: Jane Doe", "Autorin: ...", "责任编辑： 焦鹏"
@@ -297,6 +303,20 @@ def _without_site(name: str, keys: set[str]) -> str:
     while len(words) > 1 and droppable(words[0]):
         words.pop(0)
     return " ".join(words)
+
+
+def _names_site(name: str, keys: set[str]) -> bool:
+    """"EFC Example Club" on example-club.de, "Die FURCHE" on furche.at, "Krimiblog-Archiv" on krimiblog.de:
+    a name holding the site's name as whole words is the site, or its club or archive, not a person
+    (a newsroom, "Example Redaktion", is left to the caller)."""
+    words = name.split()
+    if len(words) > 1 and any(w.casefold() in _COLLECTIVE for w in words):
+        return False
+    for i in range(len(words)):  # two words or more, or the first part of a compound ("Jane Lemire": a person)
+        for j in range(i + 2, min(len(words), i + 3) + 1):
+            if squash("".join(words[i:j])) in keys:
+                return True
+    return any("-" in w and squash(w.split("-")[0]) in keys for w in words)
 
 
 def _ld_authors(s: Signals, keys: set[str], *, persons: bool) -> tuple[str, ...]:
@@ -447,8 +467,10 @@ def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],
     `fallback` instead (a last resort: press releases are often signed by the site itself)."""
 
     def usable(raw: str | None) -> tuple[str, ...]:
-        names = tuple(_without_site(n, keys) for n in clean_names(raw))
-        if names and all(squash(n) in keys or _DOMAIN.search(n) for n in names):
+        cleaned = clean_names(raw)
+        names = tuple(_without_site(n, keys) for n in cleaned)
+        if names and all(squash(n) in keys or _DOMAIN.search(n) or _names_site(c, keys)
+                         for n, c in zip(names, cleaned, strict=True)):
             fallback.append(names)
             return ()
         return tuple(n for n in names if squash(n) not in keys)  # "Jane Doe, CNN" on cnn.com: Jane Doe
@@ -457,10 +479,13 @@ def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],
     if names:
         yield "jsonld", names
     for key in _AUTHOR_META:
-        for raw in s.meta.get(key, ()):
-            names = usable(raw)
-            if names:
-                yield "meta", names
+        values = s.meta.get(key, ())
+        if len(values) > _MAX_META_AUTHORS:
+            continue  # a list of cited works' authors, not the article's byline
+        # one tag per author (<meta name="citation_author"> repeated): together they are the byline
+        names = tuple(dict.fromkeys(n for raw in values for n in usable(raw)))
+        if names:
+            yield "meta", names
     for el in s.itemprops.get("author", []) + s.itemprops.get("creator", []):
         if in_other_content(el):
             continue

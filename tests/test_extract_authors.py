@@ -235,3 +235,52 @@ def test_footer_notice_counts_not_a_photo_credit() -> None:
 def test_copyright_holder_does_not_override_a_byline() -> None:
     body = f"<p class='byline'>By John Roe</p>{BODY}"
     assert extract(copyright_page(body, "© 2020 Jane Doe"), URL).authors == ("John Roe",)
+
+
+# ---- the site named as the author: a person named later wins ----
+
+@pytest.mark.parametrize("meta_author", [
+    "EFC Bembel Club",         # a club or desk holding the site's name as whole words
+    "Bembelclub-Archiv",       # a compound starting with the site's name
+])
+def test_meta_author_naming_the_site_gives_way_to_a_byline(meta_author: str) -> None:
+    head = f'<meta property="og:site_name" content="Bembel Club"><meta name="author" content="{meta_author}">'
+    body = f'<p class="meta">Posted by <a href="/u/6">Jane Doe</a></p>{BODY}'
+    assert authors(head, body) == ("Jane Doe",)
+
+
+def test_meta_author_naming_the_site_stays_when_no_one_else_is_named() -> None:
+    head = '<meta property="og:site_name" content="Bembel Club"><meta name="author" content="EFC Bembel Club">'
+    assert authors(head, BODY) == ("EFC Bembel Club",)
+
+
+def test_person_whose_surname_is_the_domain_is_no_site() -> None:
+    head = '<meta name="author" content="Daniel Example">'  # on news.example.com: a personal site's author
+    assert authors(head, BODY) == ("Daniel Example",)
+
+
+# ---- several meta tags of one name ----
+
+def test_repeated_meta_tags_are_one_author_list() -> None:
+    head = "".join(f'<meta name="citation_author" content="{n}">' for n in ("Jane Doe", "John Roe", "Ann Poe"))
+    assert authors(head, BODY) == ("Jane Doe", "John Roe", "Ann Poe")
+
+
+def test_meta_tag_repeated_for_a_reference_list_is_no_byline() -> None:
+    cited = "".join(f'<meta name="author" content="A. Cited{i}">' for i in range(12))
+    head = cited + '<meta name="citation_author" content="Jane Doe">'
+    assert authors(head, BODY) == ("Jane Doe",)
+
+
+# ---- a date, then a name: "04.02.2022 | 13:10 Uhr | Jane Doe" ----
+
+@pytest.mark.parametrize(("line", "names"), [
+    ("<small>04.02.2022 | 13:10 Uhr | Uta Muster</small>", ("Uta Muster",)),
+    ('<p class="text-muted">11.12.2019 - Amelie Muster</p>', ("Amelie Muster",)),
+    ("<p>April 14, 2021 · Jane O'Neill</p>", ("Jane O'Neill",)),
+    ("<p>12.03.2020 | PAID CONTENT</p>", ()),            # a label in capitals, not a name
+    ("<p>12.03.2020 - Berlin</p>", ()),                  # one word: a place as often as a name
+    ("<p>1.2.2020 - Jane Doe said the rain came</p>", ()),  # a sentence, not a byline
+])
+def test_date_then_name(line: str, names: tuple[str, ...]) -> None:
+    assert authors("", line + BODY, lang="de") == names
