@@ -34,14 +34,14 @@ def _trafilatura_file(page: tuple[str, str]) -> int:
 def _extract_file(page: tuple[str, str]) -> int:
     """What ``crawler reextract`` does to a page in a worker, minus the WARC: decode, extract, classify."""
     from crawler.charset import decode_html
-    from crawler.extraction import extract
-    from crawler.pagekind import classify
+    from crawler.extraction import extract_and_classify
 
     path, url = page
     with open(path, "rb") as fh:
         body = fh.read()
     html, _ = decode_html(body, "text/html")               # as nginx serves the bench site
-    return len(extract(html, url, {}).text) + len(classify(html, url))
+    extraction, kind = extract_and_classify(html, url, {})
+    return len(extraction.text) + len(kind)
 
 
 _POOL_FUNCS = {"trafilatura": _trafilatura_file, "extract": _extract_file}
@@ -64,7 +64,7 @@ def _run_pool(engine: str, site: Path, workers: int) -> int:
 def pool_speed(engine: str, site: Path, log: Path, workers: int | None = None) -> dict[str, float]:
     """``engine`` alone in a process pool (one worker per core), each worker reading its page from disk:
     "trafilatura" (trafilatura.extract, JSON with metadata) or "extract" (what reextract runs per page:
-    crawler.charset.decode_html, crawler.extraction.extract, crawler.pagekind.classify). Measured as a child
+    crawler.charset.decode_html, then crawler.extraction.extract_and_classify: extract and classify). Measured as a child
     process like ``reextract``, so wall time and CPU of the process tree compare."""
     workers = workers or os.cpu_count() or 1
     m = measure([sys.executable, __file__, "pool", engine, str(site), str(workers)], cwd=REPO, log=log)

@@ -26,10 +26,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
 from crawler.extract_meta import extract_metadata
 from crawler.extract_text import article_text
+from crawler.pagekind import PageKind, classify
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,24 @@ def extract(html: str, url: str, headers: Mapping[str, str] | None = None) -> Ex
     tree = load_html(html)
     if tree is None:
         return EMPTY
+    return _extract_tree(tree, url, headers)
+
+
+def extract_and_classify(html: str, url: str,
+                         headers: Mapping[str, str] | None = None) -> tuple[Extraction, PageKind]:
+    """`extract(html, url, headers)` and `crawler.pagekind.classify` of the same page from one parse
+    (what `crawler reextract` runs per page): the page kind comes from the tree the extraction parsed,
+    as a crawl classifies from the tree of the response's bytes."""
+    if not html or not html.strip():
+        return EMPTY, "page"
+    tree = load_html(html)
+    if tree is None:
+        return EMPTY, classify(html, url)
+    kind = classify(tree, url)  # first: it only reads the tree
+    return _extract_tree(tree, url, headers), kind
+
+
+def _extract_tree(tree: HtmlElement, url: str, headers: Mapping[str, str] | None) -> Extraction:
     meta = extract_metadata(tree, url, headers)
     return Extraction(
         text=article_text(tree, url, meta.article_body, meta.description),

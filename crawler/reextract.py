@@ -2,8 +2,9 @@
 
 Every HTML response (status 200) of the given WARC files, ours or another tool's, is decoded (as a crawl
 decodes it: ``crawler.charset.decode_html``) and run through ``crawler.extraction.extract`` and
-``crawler.pagekind.classify`` in a process pool (one worker per core), and becomes a new record in
-``records/<run-id>.jsonl`` and the catalog. The run's catalog row names the extractor version (the record
+``crawler.pagekind.classify`` (``crawler.extraction.extract_and_classify``: both from one parse) in a
+process pool (one worker per core), and becomes a new record in ``records/<run-id>.jsonl`` and the
+catalog. The run's catalog row names the extractor version (the record
 schema has no field for it), so a later, better extractor is one ``crawler reextract`` away from improving
 the whole archive. Bad WARC records are reported with file and offset and skipped.
 
@@ -136,8 +137,7 @@ def extract_pages(refs: list[PageRef], run_id: str) -> list[Outcome]:
     An exception of the extractor becomes that page's ``extraction_error``; the other pages go on.
     """
     from crawler.charset import decode_html
-    from crawler.extraction import extract
-    from crawler.pagekind import classify
+    from crawler.extraction import extract_and_classify
 
     outcomes = []
     for ref in refs:
@@ -150,7 +150,7 @@ def extract_pages(refs: list[PageRef], run_id: str) -> list[Outcome]:
         kind, error, encoding = "page", None, None
         try:
             html, encoding = decode_html(page.body, _content_type(page.headers))
-            extraction, kind = extract(html, page.line.url, dict(page.headers)), classify(html, page.line.url)
+            extraction, kind = extract_and_classify(html, page.line.url, dict(page.headers))
         except Exception as exc:  # kept in the page's record (extraction_error), counted in the stats
             extraction, kind, error = None, "page", f"{type(exc).__name__}: {exc}"[:500]
         outcomes.append(Outcome(build_record(page, run_id, extraction, kind, error, encoding)))

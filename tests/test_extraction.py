@@ -8,7 +8,8 @@ import pytest
 
 from crawler.extract_authors import clean_names
 from crawler.extract_dates import iso_date, text_date, url_date
-from crawler.extraction import Extraction, extract
+from crawler.extraction import Extraction, extract, extract_and_classify
+from crawler.pagekind import classify
 
 BODY = """<p>After weeks of drought the rain came back to the valley on Tuesday, farmers said, and the
 river rose for the first time since the spring.</p>
@@ -262,3 +263,36 @@ def test_another_storys_teaser_summary_is_not_taken_as_the_lead() -> None:
     text = extract(html, "https://example.org/2021/04/14/main-story-a1").text
     assert "another story" not in text
     assert "Paragraph 0 of the story itself" in text
+
+
+@pytest.mark.parametrize(("text", "day"), [
+    ("Updated 2021-05-01, first published April 14, 2021", "2021-05-01"),   # the first in the text, any pattern
+    ("February 30, 2021 was no day; March 3, 2021 was", "2021-03-03"),      # an impossible date is skipped
+    ("on 3 March 2020 and on 14.04.2021", "2020-03-03"),
+    ("MÄRZ 2020, then 14. März 2021", "2021-03-14"),                        # month names in any case
+])
+def test_text_date_is_the_first_valid_date_whatever_its_pattern(text: str, day: str) -> None:
+    assert text_date(text) == day
+
+
+# ---- extract and classify from one parse (crawler reextract) ----
+
+ARTICLE = page('<title>Rain returns</title><meta property="og:type" content="article">',
+               f"<h1>Rain returns</h1>{BODY}")
+LISTING = page("<title>News</title>", "".join(f'<article><h2><a href="/n/{i}">Story {i}</a></h2><time>2021</time>'
+                                              "</article>" for i in range(8)))
+
+
+@pytest.mark.parametrize("html", [ARTICLE, LISTING, "", "\x00\x01 binary"])
+def test_extract_and_classify_is_extract_and_classify(html: str) -> None:
+    extraction, kind = extract_and_classify(html, URL, {"Content-Language": "en"})
+    assert extraction == extract(html, URL, {"Content-Language": "en"})
+    assert kind == classify(html, URL)
+
+
+def test_extract_and_classify_reads_an_xhtml_page_with_an_xml_declaration_as_a_crawl_does() -> None:
+    # lxml refuses a str that declares its encoding: classify(str) saw no page, the crawl (bytes) an article
+    html = '<?xml version="1.0" encoding="UTF-8"?>\n' + ARTICLE
+    extraction, kind = extract_and_classify(html, URL)
+    assert "reservoir rose by two metres" in extraction.text
+    assert kind == classify(html.encode("utf-8"), URL) == "article"
