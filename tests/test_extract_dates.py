@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from crawler.extract_dates import _decided, labelled_date, local_days
+from crawler.extract_dates import _decided, labelled_date, local_days, text_date
 from crawler.extraction import extract
 
 BODY = """<p>After weeks of drought the rain came back to the valley on Tuesday, farmers said, and the
@@ -123,3 +123,42 @@ def test_disagreement_is_settled_with_htmldate_as_before() -> None:
     head = '<meta property="article:published_time" content="2021-04-14T08:00:00Z">'
     article = f'<h1>Rain returns</h1><p class="date">April 15, 2021</p>{BODY}'
     assert extract(page(head, article=article), URL).published in ("2021-04-14T08:00:00Z", "2021-04-15")
+
+
+# ---- what a reader sees: hidden copies, today's date in the navigation, spaced numeric dates ----
+
+def test_hidden_machine_copy_of_the_last_change_is_not_the_dateline() -> None:
+    # the hidden stamp was the dateline next to the headline and outvoted the declared date with the text's
+    article = ('<h1>Rain returns</h1><time itemprop="dateModified" class="hidden">2018-08-29 14:15:57</time>'
+               '<time itemprop="datePublished" datetime="2018-06-22 10:20:00" class="hidden">2018-06-22 10:20</time>'
+               '<span class="v-box">22.06.2018 10:20</span>' + BODY)
+    assert extract(page(article=article, lang="de"), URL).published == "2018-06-22T10:20:00"
+
+
+def test_hidden_part_of_a_dateline_is_left_out() -> None:
+    head = '<meta property="article:published_time" content="2022-12-25T11:00:02+00:00">'
+    article = ('<h1>Rain returns</h1><p class="info"><span class="updated rich-snippet-hidden">'
+               '2022-12-07T10:10:52+01:00</span><span>25. Dezember 2022</span></p>' + BODY)
+    assert extract(page(head, article=article, lang="de"), URL).published[:10] == "2022-12-25"
+
+
+def test_hidden_separator_inside_a_dateline_keeps_its_date() -> None:
+    article = ('<h1>Rain returns</h1><p class="date">Written: 2023-11-07 15:03:30<span class="hidden"> / </span>'
+               'Updated: 2023-11-07 15:30:46</p>' + BODY)
+    assert extract(page(article=article), URL).published == "2023-11-07"
+
+
+def test_todays_date_in_the_navigation_is_not_the_articles() -> None:
+    before = '<nav class="top"><p class="date">Friday, 21 January 2022</p><a href="/">Home</a></nav>'
+    article = f'<h1>Rain returns</h1><p class="byline">By Jane Doe, <span class="date">14 January 2022</span></p>{BODY}'
+    assert extract(page(before=before, article=article), URL).published == "2022-01-14"
+
+
+def test_day_first_numeric_date_with_spaces_after_the_dots() -> None:
+    assert text_date("Von Deutscher Tennis Bund 4.\u20092.\u20092022.") == "2022-02-04"
+    assert text_date("Stand: 14. 04. 2021, 10:00 Uhr") == "2021-04-14"
+
+
+def test_generic_date_meta_tag_votes_when_nothing_else_dates_the_page() -> None:
+    head = '<meta name="date" content="2020-02-12">'
+    assert extract(page(head, article=f"<h1>Rain returns</h1>{BODY}"), URL).published == "2020-02-12"
