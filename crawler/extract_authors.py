@@ -358,7 +358,7 @@ def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, 
         if len(candidates) > _MAX_CANDIDATES:
             break
     if not candidates:
-        return fallback[0] if fallback else _copyright_holder(tree)
+        return _sign_off(tree) or (fallback[0] if fallback else _copyright_holder(tree))
     first = 0
     if _weak(candidates[0]):  # a phrase or an organization: a later source may name the person
         first = next((i for i, names in enumerate(candidates) if not _weak(names)), 0)
@@ -375,6 +375,24 @@ def _weak(names: tuple[str, ...]) -> bool:
 
 
 _PHRASE = re.compile(r":|\s[-–—]\s|\d|^[a-zà-ÿ]+\s+[a-zà-ÿ]+\s")
+
+
+# a short paragraph after the last long one: where an article is signed ("<p><em>Jane Doe</em></p>")
+_SIGN_OFFS = XPath("//body//p[string-length(normalize-space()) > 3][string-length(normalize-space()) < 40]"
+                   "[preceding-sibling::*[1][self::p][string-length(normalize-space()) > 120]]"
+                   "[not(following-sibling::p[string-length(normalize-space()) > 120])]")
+
+
+def _sign_off(tree: HtmlElement) -> tuple[str, ...]:
+    """When nothing names an author: the name that signs the article, a paragraph of its own after the text,
+    set apart (right-aligned, or all of it in italics or bold) as signatures are."""
+    for p in _SIGN_OFFS(tree)[:5]:
+        text = clean(p.text_content())
+        emphasized = [el for el in p.iter("em", "i", "b", "strong") if clean(el.text_content()) == text]
+        if (p.get("align") == "right" or emphasized) and looks_like_name(text) and len(text.split()) > 1 \
+                and not in_other_content(p):
+            return clean_names(text)
+    return ()
 
 
 _COPYRIGHT_TEXTS = XPath("//body//text()[contains(., '©') or contains(., '(c)') or contains(., '(C)')"

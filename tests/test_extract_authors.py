@@ -284,3 +284,21 @@ def test_meta_tag_repeated_for_a_reference_list_is_no_byline() -> None:
 ])
 def test_date_then_name(line: str, names: tuple[str, ...]) -> None:
     assert authors("", line + BODY, lang="de") == names
+
+
+# ---- the name signing the article, when nothing else names anyone ----
+
+@pytest.mark.parametrize(("signature", "names"), [
+    ("<p><b><i>Jane Doe</i></b></p>", ("Jane Doe",)),
+    ('<p align="right">Jane Doe</p>', ("Jane Doe",)),
+    ("<p>Jane Doe</p>", ()),                                   # not set apart: any short line
+    ("<p><b>Weather Outlook</b></p><p>" + "More rain is expected. " * 8 + "</p>", ()),  # a subheading
+])
+def test_sign_off_after_the_text(signature: str, names: tuple[str, ...]) -> None:
+    last = "<p>" + "The council will meet again next week to decide on the summer rules. " * 3 + "</p>"
+    assert authors("", BODY + last + signature) == names
+
+
+def test_sign_off_does_not_override_a_byline() -> None:
+    last = "<p>" + "The council will meet again next week to decide on the summer rules. " * 3 + "</p>"
+    assert authors("", f"<p class='byline'>By John Roe</p>{BODY}{last}<p><em>Jane Doe</em></p>") == ("John Roe",)
