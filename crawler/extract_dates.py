@@ -410,12 +410,15 @@ def local_days(votes: dict[str, str]) -> dict[str, str]:
     page (`<time>`, a naive stamp). A UTC value a whole number of quarter hours (at most 14 hours) from
     a local value, to the second (and by its offset, if it gives one), is that instant: it votes for
     the local day. A UTC value at exactly 20:00-23:00 with no local twin is a date stored as local
-    midnight east of UTC: it votes for the next day. htmldate, which reads the same metadata, follows
-    such a move.
+    midnight east of UTC: it votes for the next day. Without either, a UTC value votes for the day before
+    or after its own when the page shows that day as its date and a time zone makes it that instant's
+    local day. A page that shows the UTC day and not the local one keeps the UTC day. htmldate, which
+    reads the same metadata, follows such a move.
     """
     days = {source: value[:10] for source, value in votes.items()}
     moved: dict[str, str] = {}  # UTC day -> local day
     local = [m for m in map(_LOCAL_STAMP.match, votes.values()) if m]
+    shown = {days[source] for source in _SHOWN if source in days}
     for source, value in votes.items():
         utc = _UTC_STAMP.match(value)
         if not utc:
@@ -431,13 +434,31 @@ def local_days(votes: dict[str, str]) -> dict[str, str]:
                 twin = m[1]
                 break
         if twin:
-            days[source] = moved[utc[1]] = twin
+            local_day = twin
         elif int(utc[2]) >= _MIDNIGHT_EAST_OF_UTC and utc[3] == utc[4] == "00":
-            days[source] = moved[utc[1]] = (instant.date() + timedelta(days=1)).isoformat()
+            local_day = (instant.date() + timedelta(days=1)).isoformat()
+        else:
+            local_day = _shown_neighbour(instant, shown)
+        if local_day and (utc[1] not in shown or local_day in shown):
+            days[source] = moved[utc[1]] = local_day
     for source in ("htmldate", "htmldate_original"):  # htmldate reads the same UTC metadata, as a day
         if source in days and days[source] in moved:
             days[source] = moved[days[source]]
     return days
+
+
+def _shown_neighbour(instant: datetime, shown: set[str]) -> str | None:
+    """The day before or after a UTC instant's that the page shows as its date, if that is the instant's day
+    in some time zone (UTC-12 to UTC+14): an evening west of UTC or a morning east of it."""
+    if instant.date().isoformat() in shown:
+        return None
+    before = (instant.date() - timedelta(days=1)).isoformat()
+    after = (instant.date() + timedelta(days=1)).isoformat()
+    if instant.hour < 12 and before in shown:
+        return before
+    if instant.hour >= 10 and after in shown:
+        return after
+    return None
 
 
 def choose_modified(s: Signals) -> str | None:

@@ -162,3 +162,31 @@ def test_day_first_numeric_date_with_spaces_after_the_dots() -> None:
 def test_generic_date_meta_tag_votes_when_nothing_else_dates_the_page() -> None:
     head = '<meta name="date" content="2020-02-12">'
     assert extract(page(head, article=f"<h1>Rain returns</h1>{BODY}"), URL).published == "2020-02-12"
+
+
+# ---- a UTC stamp and the day the page shows ----
+
+def test_utc_stamp_after_midnight_votes_for_the_evening_the_page_shows() -> None:
+    votes = {"jsonld": "2022-05-04T02:41:00+00:00", "headline": "2022-05-03", "htmldate": "2022-05-04"}
+    assert local_days(votes) == {"jsonld": "2022-05-03", "headline": "2022-05-03", "htmldate": "2022-05-03"}
+
+
+def test_utc_stamp_in_the_evening_votes_for_the_next_morning_the_page_shows() -> None:
+    assert local_days({"meta": "2021-04-13T22:15:07Z", "visible": "2021-04-14"})["meta"] == "2021-04-14"
+
+
+def test_utc_stamp_keeps_its_day_when_no_zone_could_make_it_the_shown_one() -> None:
+    # 14:00 UTC is the previous day nowhere (UTC-12 makes it 02:00), nor is 05:00 UTC the next day anywhere
+    assert local_days({"meta": "2021-04-14T14:00:00Z", "visible": "2021-04-13"})["meta"] == "2021-04-14"
+    assert local_days({"meta": "2021-04-14T05:00:00Z", "visible": "2021-04-15"})["meta"] == "2021-04-14"
+
+
+def test_page_showing_the_utc_day_keeps_it_over_the_local_twin() -> None:
+    votes = {"jsonld": "2022-05-05T21:00:00-05:00", "meta": "2022-05-06T02:00:00Z", "headline": "2022-05-06"}
+    assert local_days(votes) == {"jsonld": "2022-05-05", "meta": "2022-05-06", "headline": "2022-05-06"}
+
+
+def test_dateline_in_local_time_with_utc_metadata_past_midnight() -> None:
+    head = jsonld({"@type": "NewsArticle", "headline": "Rain returns", "datePublished": "2022-05-04T02:41:00Z"})
+    article = f'<h1>Rain returns</h1><h6>Ariel Melgar <span>3/5/2022 22:41</span></h6>{BODY}'
+    assert extract(page(head, article=article, lang="es"), URL).published == "2022-05-03"
