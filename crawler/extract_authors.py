@@ -358,7 +358,7 @@ def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, 
         if len(candidates) > _MAX_CANDIDATES:
             break
     if not candidates:
-        return _sign_off(tree) or (fallback[0] if fallback else _copyright_holder(tree))
+        return _sign_off(tree) or _post_author_comment(tree) or (fallback[0] if fallback else _copyright_holder(tree))
     first = 0
     if _weak(candidates[0]):  # a phrase or an organization: a later source may name the person
         first = next((i for i, names in enumerate(candidates) if not _weak(names)), 0)
@@ -392,6 +392,28 @@ def _sign_off(tree: HtmlElement) -> tuple[str, ...]:
         if (p.get("align") == "right" or emphasized) and looks_like_name(text) and len(text.split()) > 1 \
                 and not in_other_content(p):
             return clean_names(text)
+    return ()
+
+
+# WordPress marks a comment written by the post's author: class="comment byuser comment-author-jane bypostauthor"
+_POST_AUTHOR_COMMENTS = XPath("//body//*[contains(concat(' ', normalize-space(@class), ' '), ' bypostauthor ')]")
+_COMMENT_LOGIN = re.compile(r"(?:^|\s)comment-author-([\w.-]+)")
+
+
+def _post_author_comment(tree: HtmlElement) -> tuple[str, ...]:
+    """When nothing names an author: the post's author answering in the comments, by the name the comment
+    shows (`class="fn"`, `class="comment-author"`), else by the login its class names."""
+    for el in _POST_AUTHOR_COMMENTS(tree)[:1]:
+        for node in el.iterdescendants():
+            tokens = (node.get("class") or "").split() if isinstance(node.tag, str) else []
+            if "fn" in tokens or "comment-author" in tokens:
+                names = clean_names(_byline_text(node)) if len(_byline_text(node)) < 60 else ()
+                if len(names) == 1:
+                    return names
+                break
+        m = _COMMENT_LOGIN.search(el.get("class") or "")
+        if m:
+            return clean_names(m.group(1))
     return ()
 
 

@@ -302,3 +302,25 @@ def test_sign_off_after_the_text(signature: str, names: tuple[str, ...]) -> None
 def test_sign_off_does_not_override_a_byline() -> None:
     last = "<p>" + "The council will meet again next week to decide on the summer rules. " * 3 + "</p>"
     assert authors("", f"<p class='byline'>By John Roe</p>{BODY}{last}<p><em>Jane Doe</em></p>") == ("John Roe",)
+
+
+# ---- the post's author answering in the comments (WordPress's "bypostauthor") ----
+
+def comments(*items: str) -> str:
+    return f'<div id="comments" class="comments-area"><ol class="comment-list">{"".join(items)}</ol></div>'
+
+
+@pytest.mark.parametrize(("comment", "names"), [
+    ('<li class="comment byuser comment-author-jdoe bypostauthor"><div class="comment-author vcard">'
+     '<cite class="fn">Jane Doe</cite></div><p>Thanks!</p></li>', ("Jane Doe",)),
+    ('<li class="comment byuser comment-author-hansehrlich bypostauthor"><p>Thanks!</p></li>', ("hansehrlich",)),
+    ('<li class="comment byuser comment-author-admin bypostauthor"><p>Thanks!</p></li>', ()),  # a placeholder
+    ('<li class="comment comment-author-jroe"><cite class="fn">John Roe</cite><p>Great post</p></li>', ()),
+])
+def test_post_author_in_the_comments(comment: str, names: tuple[str, ...]) -> None:
+    assert authors("", BODY + comments(comment)) == names
+
+
+def test_post_author_comment_does_not_override_a_byline() -> None:
+    comment = '<li class="comment comment-author-jdoe bypostauthor"><cite class="fn">Jane Doe</cite></li>'
+    assert authors("", f"<p class='byline'>By John Roe</p>{BODY}" + comments(comment)) == ("John Roe",)
