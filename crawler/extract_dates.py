@@ -227,6 +227,7 @@ _MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "d
 _DATE_WEIGHTS = {"url": 0.7, "meta": 0.6, "meta_date": 0.6, "jsonld": 1.1, "microdata": 1.2, "time": 0.2,
                  "visible": 1.3, "headline": 1.5, "label": 1.7, "text": 0.4, "htmldate": 1.1,
                  "htmldate_original": 0.5}
+_ECHO = 0.5  # the weight left to htmldate's votes when they repeat a generic date meta tag (see _tally)
 _SHOWN = ("headline", "label", "visible")  # the sources a reader sees as the page's date
 _VISIBLE_DATES = XPath(
     "//*[contains(@class,'date') or contains(@class,'Date') or contains(@class,'datum') or contains(@class,'time')"
@@ -335,8 +336,15 @@ def _reader_text(el: HtmlElement, depth: int = 0) -> str:
 
 def _tally(votes: dict[str, str]) -> dict[str, float]:
     tally: dict[str, float] = {}
-    for source, day in local_days(votes).items():
-        tally[day] = tally.get(day, 0.0) + _DATE_WEIGHTS[source]
+    days = local_days(votes)
+    # htmldate reads the meta tags too: where a generic date tag is all the page declares, htmldate
+    # agreeing with it is mostly that tag read again (and such tags are often the last change)
+    echo = days.get("meta_date") if not ("jsonld" in votes or "meta" in votes or "microdata" in votes) else None
+    for source, day in days.items():
+        weight = _DATE_WEIGHTS[source]
+        if source.startswith("htmldate") and day == echo:
+            weight *= _ECHO
+        tally[day] = tally.get(day, 0.0) + weight
     return tally
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from crawler.extract_dates import _decided, labelled_date, local_days, text_date
+from crawler.extract_dates import _decided, _tally, labelled_date, local_days, text_date
 from crawler.extraction import extract
 
 BODY = """<p>After weeks of drought the rain came back to the valley on Tuesday, farmers said, and the
@@ -190,3 +190,23 @@ def test_dateline_in_local_time_with_utc_metadata_past_midnight() -> None:
     head = jsonld({"@type": "NewsArticle", "headline": "Rain returns", "datePublished": "2022-05-04T02:41:00Z"})
     article = f'<h1>Rain returns</h1><h6>Ariel Melgar <span>3/5/2022 22:41</span></h6>{BODY}'
     assert extract(page(head, article=article, lang="es"), URL).published == "2022-05-03"
+
+
+# ---- htmldate repeating a generic date meta tag ----
+
+def test_htmldate_repeating_the_generic_date_tag_counts_half() -> None:
+    votes = {"meta_date": "2020-02-12", "visible": "2020-02-05", "text": "2020-02-05",
+             "htmldate": "2020-02-12", "htmldate_original": "2020-02-12"}
+    tally = _tally(votes)
+    assert max(tally, key=lambda d: tally[d]) == "2020-02-05"
+    # a tag that says it is the publication date is evidence of its own, and htmldate agreeing adds to it
+    votes = {("meta" if k == "meta_date" else k): v for k, v in votes.items()}
+    tally = _tally(votes)
+    assert max(tally, key=lambda d: tally[d]) == "2020-02-12"
+
+
+def test_dateline_outvotes_a_generic_date_tag_of_the_last_change() -> None:
+    head = '<meta name="date" content="2020-02-12">'
+    article = (f'<h2>Rain returns</h2><div class="news-single-timedata">05.02.2020 <span>- Redaktion: Jane Doe'
+               f'</span></div>{BODY}')
+    assert extract(page(head, article=article, lang="de"), URL).published == "2020-02-05"
