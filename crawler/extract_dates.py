@@ -337,9 +337,11 @@ def _reader_text(el: HtmlElement, depth: int = 0) -> str:
 def _tally(votes: dict[str, str]) -> dict[str, float]:
     tally: dict[str, float] = {}
     days = local_days(votes)
-    # htmldate reads the meta tags too: where a generic date tag is all the page declares, htmldate
+    # htmldate reads the meta tags too: where no other declared date backs a generic date tag, htmldate
     # agreeing with it is mostly that tag read again (and such tags are often the last change)
-    echo = days.get("meta_date") if not ("jsonld" in votes or "meta" in votes or "microdata" in votes) else None
+    echo = days.get("meta_date")
+    if echo and any(days.get(source) == echo for source in ("jsonld", "meta", "microdata")):
+        echo = None
     for source, day in days.items():
         weight = _DATE_WEIGHTS[source]
         if source.startswith("htmldate") and day == echo:

@@ -199,6 +199,10 @@ def test_htmldate_repeating_the_generic_date_tag_counts_half() -> None:
              "htmldate": "2020-02-12", "htmldate_original": "2020-02-12"}
     tally = _tally(votes)
     assert max(tally, key=lambda d: tally[d]) == "2020-02-05"
+    # a declared date that disagrees with the tag does not back it
+    tally = _tally({"meta_date": "2022-01-21T15:38:44+01:00", "microdata": "2022-01-27", "time": "2022-01-27",
+                    "text": "2022-01-27", "htmldate": "2022-01-21", "htmldate_original": "2022-01-21"})
+    assert max(tally, key=lambda d: tally[d]) == "2022-01-27"
     # a tag that says it is the publication date is evidence of its own, and htmldate agreeing adds to it
     votes = {("meta" if k == "meta_date" else k): v for k, v in votes.items()}
     tally = _tally(votes)
