@@ -509,8 +509,9 @@ def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],
     def usable(raw: str | None) -> tuple[str, ...]:
         cleaned = clean_names(raw)
         names = tuple(_without_site(n, keys) for n in cleaned)
-        if names and all(squash(n) in keys or _DOMAIN.search(n) or _names_site(c, keys)
-                         for n, c in zip(names, cleaned, strict=True)):
+        if names and (squash("".join(cleaned)) in keys  # "Jobs & Hire" on jobsnhire.com: one name, not two
+                      or all(squash(n) in keys or _DOMAIN.search(n) or _names_site(c, keys)
+                             for n, c in zip(names, cleaned, strict=True))):
             fallback.append(names)
             return ()
         return tuple(n for n in names if squash(n) not in keys)  # "Jane Doe, CNN" on cnn.com: Jane Doe

@@ -324,3 +324,8 @@ def test_post_author_in_the_comments(comment: str, names: tuple[str, ...]) -> No
 def test_post_author_comment_does_not_override_a_byline() -> None:
     comment = '<li class="comment comment-author-jdoe bypostauthor"><cite class="fn">Jane Doe</cite></li>'
     assert authors("", f"<p class='byline'>By John Roe</p>{BODY}" + comments(comment)) == ("John Roe",)
+
+
+def test_site_name_with_an_ampersand_is_one_name_not_two() -> None:
+    head = '<meta property="og:site_name" content="Rain & Shine"><meta name="author" content="Rain & Shine">'
+    assert authors(head, f"<p>By Jane Doe</p>{BODY}") == ("Jane Doe",)
