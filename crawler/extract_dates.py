@@ -302,10 +302,19 @@ def _date_votes(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) ->
 def _elsewhere(el: HtmlElement) -> bool:
     """A date element that is not the article's as a reader sees it: in comments, forms, sidebars or the
     page footer, in the site's navigation (where sites show today's date), or hidden (itself or its
-    parent: a machine-readable copy, often of the last change; hidden further up is page layout)."""
+    parent: a machine-readable copy, often of the last change; hidden further up is page layout). An
+    <aside> inside the <article> is the article's own box of facts, not a sidebar."""
     if _hidden(el) or (el.getparent() is not None and _hidden(el.getparent())):
         return True
-    return in_other_content(el) or any(a.tag == "nav" for a in el.iterancestors())
+    aside = None
+    for node in el.iterancestors():
+        if node.tag == "nav":
+            return True
+        if node.tag == "aside" and aside is None:
+            aside = node
+        if node.tag == "article" and aside is not None:  # the article's own aside: judge from outside it
+            return in_other_content(aside.getparent())
+    return in_other_content(el)
 
 
 def _hidden(el: HtmlElement) -> bool:

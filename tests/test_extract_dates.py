@@ -214,3 +214,11 @@ def test_dateline_outvotes_a_generic_date_tag_of_the_last_change() -> None:
     article = (f'<h2>Rain returns</h2><div class="news-single-timedata">05.02.2020 <span>- Redaktion: Jane Doe'
                f'</span></div>{BODY}')
     assert extract(page(head, article=article, lang="de"), URL).published == "2020-02-05"
+
+
+def test_aside_inside_the_article_holds_its_own_date() -> None:
+    head = '<meta name="Date" content="2022-1-26T14:32:06+02:00">'
+    article = (f'<h1>Rain returns</h1>{BODY}<aside class="meta"><div class="meta__row"><p>'
+               '<time datetime="2022-01-21" class="meta__label">21.01.2022 - 13:30</time></p></div></aside>')
+    sidebar = '<aside><ul><li><span class="date">26.01.2022</span> <a href="/a">Storm warning</a></li></ul></aside>'
+    assert extract(page(head, article=article, after=sidebar, lang="de"), URL).published == "2022-01-21"
