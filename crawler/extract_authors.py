@@ -56,6 +56,7 @@ _SPLIT = re.compile(r"\s*(?:;|,|&|\+|\s(?:and|und|y|et|e|en|og|och|és|im\s+gesp
 # words that describe a role or a placeholder, never a name on their own
 _ROLE_WORDS = frozenset("""
 admin administrator administrador webmaster editor editors editorial redaktor redakteur redakteurin
+zuletzt geändert aktualisiert bearbeitet updated modified last
 staff reporter reporters correspondent correspondents writer writers contributor contributors journalist
 autor autorin author authors auteur autore team guest gast anonymous anonym unknown user name datum date
 photo photos foto fotos photographer bild bilder video quelle source sources by von par por mit und and userprofile

@@ -61,6 +61,8 @@ def authors(head: str = "", body: str = "", *, lang: str = "en") -> tuple[str, .
     ("Jane Doe in conversation with John Roe", ("Jane Doe", "John Roe")),
     ("Jane Doe Reporter", ("Jane Doe",)),                 # a role after a full name goes
     ("Rasender Reporter", ("Rasender Reporter",)),        # a two-word pen name stays whole
+    ("Zuletzt geändert", ()),                             # "last modified": a label, not a name
+    ("Last updated", ()),
 ])
 def test_clean_names(byline: str, names: tuple[str, ...]) -> None:
     assert clean_names(byline) == names
