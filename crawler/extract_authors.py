@@ -378,22 +378,33 @@ def _weak(names: tuple[str, ...]) -> bool:
 _PHRASE = re.compile(r":|\s[-–—]\s|\d|^[a-zà-ÿ]+\s+[a-zà-ÿ]+\s")
 
 
-# a short paragraph after the last long one: where an article is signed ("<p><em>Jane Doe</em></p>")
+# the last paragraph of its container, short, soon after a long one: where an article is signed
+# ("<p><em>Jane Doe</em></p>"; bold subheadings and "More information" headings have paragraphs after them)
 _SIGN_OFFS = XPath("//body//p[string-length(normalize-space()) > 3][string-length(normalize-space()) < 40]"
-                   "[preceding-sibling::*[1][self::p][string-length(normalize-space()) > 120]]"
-                   "[not(following-sibling::p[string-length(normalize-space()) > 120])]")
+                   "[preceding-sibling::*[position() <= 3][self::p][string-length(normalize-space()) > 120]]"
+                   "[not(following-sibling::p[normalize-space()])]")
 
 
 def _sign_off(tree: HtmlElement) -> tuple[str, ...]:
     """When nothing names an author: the name that signs the article, a paragraph of its own after the text,
-    set apart (right-aligned, or all of it in italics or bold) as signatures are."""
+    set apart (right-aligned, or all of it in italics or bold) or over the date, as signatures are."""
     for p in _SIGN_OFFS(tree)[:5]:
         text = clean(p.text_content())
         emphasized = [el for el in p.iter("em", "i", "b", "strong") if clean(el.text_content()) == text]
         if (p.get("align") == "right" or emphasized) and looks_like_name(text) and len(text.split()) > 1 \
                 and not in_other_content(p):
             return clean_names(text)
+        # "Benni<br>10. September 2017": a name on a line of its own, the date under it
+        first = clean(p.text or "")
+        br = p[0] if len(p) and p[0].tag == "br" else None
+        if br is not None and first and looks_like_name(first) and _DATE_LINE.match(clean(br.tail or "")) \
+                and not in_other_content(p):
+            return clean_names(first)
     return ()
+
+
+_DATE_LINE = re.compile(r"^(?:\d{1,2}\.\s?(?:\d{1,2}\.|[^\W\d]{3,9})\s?\d{4}|[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+\d{4}"
+                        r"|\d{4}-\d{2}-\d{2})$")
 
 
 # WordPress marks a comment written by the post's author: class="comment byuser comment-author-jane bypostauthor"

@@ -295,6 +295,9 @@ def test_date_then_name(line: str, names: tuple[str, ...]) -> None:
     ('<p align="right">Jane Doe</p>', ("Jane Doe",)),
     ("<p>Jane Doe</p>", ()),                                   # not set apart: any short line
     ("<p><b>Weather Outlook</b></p><p>" + "More rain is expected. " * 8 + "</p>", ()),  # a subheading
+    ("<p>Jane<br>10. September 2017</p>", ("Jane",)),          # a name over the date
+    ("<p>Rain<br>more to come</p>", ()),
+    ("<p><b>Jane Doe</b></p><p>Photos: agency</p>", ()),       # not the last paragraph: a heading
 ])
 def test_sign_off_after_the_text(signature: str, names: tuple[str, ...]) -> None:
     last = "<p>" + "The council will meet again next week to decide on the summer rules. " * 3 + "</p>"
