@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 from lxml.html import HtmlElement
 
@@ -72,3 +73,13 @@ def first_text(el: HtmlElement, limit: int) -> str:
         if size > limit:
             break
     return " ".join(parts)[:limit]
+
+
+def following(el: HtmlElement) -> Iterator[HtmlElement]:
+    """The elements after `el` in document order, its own descendants excluded: XPath's following::*, but
+    lazily (the XPath axis collects the rest of the document before any position() filter applies)."""
+    node: HtmlElement | None = el
+    while node is not None:
+        for sibling in node.itersiblings():
+            yield from (n for n in sibling.iter() if isinstance(n.tag, str))
+        node = node.getparent()

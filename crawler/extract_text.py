@@ -11,11 +11,13 @@ outside the body container on many sites and is put back when it follows the hea
 from __future__ import annotations
 
 import re
+from itertools import islice
 
-from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.settings import Document
+
+from crawler.extract_dom import following
 
 _WS = re.compile(r"\s+")
 _SHORT_TEXT = 500  # below this many characters, a longer JSON-LD articleBody replaces the extracted text
@@ -25,7 +27,7 @@ _LEAD_CLASS = re.compile(
     r"abstract|article-lead|art-lead|introduction|perex|entradilla|bajada|sapo|chapeau|descr)(?:$|[-_ ])",
     re.I)
 _LEAD_TAGS = frozenset({"p", "div", "h2", "span", "section"})
-_FOLLOWING = XPath("following::*[position() <= 400]")  # how far after the headline a lead may start
+_FOLLOWING = 400  # how many elements after the headline a lead may start
 # one-line boilerplate: pointers to other stories, calls to subscribe or share, credits, contact lines
 _BOILERPLATE_LINE = re.compile(
     r"^(?:(?:lesen sie (?:auch|mehr|hier)|lies auch|auch interessant|das könnte (?:sie|dich) (?:auch )?interessieren|"
@@ -75,22 +77,21 @@ def lead_paragraph(tree: HtmlElement, text: str, description: str | None = None)
     h1 = tree.find(".//h1")
     if h1 is None:
         return None
-    body = _WS.sub(" ", text)
-    body_start = body.strip()[:40]
+    body_start = _collapsed_start(text, 40)
     summary = _WS.sub(" ", description or "").strip()[:40]  # the page's description, shown as its lead
-    for el in _FOLLOWING(h1):
+    for el in islice(following(h1), _FOLLOWING):
         if el.tag not in _LEAD_TAGS:
             continue
         if body_start and _starts_with(el, body_start):
             return None  # the body has begun: a lead stands between the headline and the body, not after
-        if _in_teaser(el):
-            continue  # another story's summary (related links, sidebars, lists of teasers)
         if not _LEAD_CLASS.search(el.get("class") or "") and not (summary and _starts_with(el, summary)):
             continue
+        if _in_teaser(el):
+            continue  # another story's summary (related links, sidebars, lists of teasers)
         lead = _WS.sub(" ", el.text_content()).strip()
         if not 40 <= len(lead) <= 1500:
             continue
-        return None if lead[:60] in body else lead
+        return None if lead[:60] in _WS.sub(" ", text) else lead
     return None
 
 
@@ -115,7 +116,17 @@ def _starts_with(el: HtmlElement, prefix: str) -> bool:
     first = next((t.strip() for t in el.itertext() if t.strip()), "")
     if not (first.startswith(prefix[:20]) or prefix.startswith(first)):
         return False
-    return _WS.sub(" ", el.text_content()).strip().startswith(prefix)
+    return _collapsed_start(el.text_content(), len(prefix)) == prefix
+
+
+def _collapsed_start(text: str, n: int) -> str:
+    """`_WS.sub(" ", text).strip()[:n]`, collapsing only the start of a long text: the collapsed start of a
+    text is a prefix of the whole collapsed text, and one more character shows the end is not near."""
+    text = text.lstrip()
+    start = _WS.sub(" ", text[:4 * n + 64])
+    if len(start) > n:
+        return start[:n]
+    return _WS.sub(" ", text).strip()[:n]
 
 
 def drop_boilerplate_lines(text: str) -> str:
