@@ -280,7 +280,7 @@ def _date_votes(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) ->
     body = tree.find(".//body")
     if body is not None:
         text = first_text(body, 100_000)
-        value = text_date(text[:5000])
+        value = text_date(text[_after_headline(body, text):][:5000])
         if value:
             votes["text"] = value
         value = labelled_date(text)
@@ -297,6 +297,14 @@ def _date_votes(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) ->
         if value:
             votes["htmldate_original"] = value
     return votes
+
+
+def _after_headline(body: HtmlElement, text: str) -> int:
+    """Where the page text reaches the headline (the first <h1>), 0 without one: a date in the text
+    before it is the navigation's or the masthead's (today's), after it the article's dateline."""
+    h1 = body.find(".//h1")
+    heading = " ".join(h1.text_content().split())[:40] if h1 is not None else ""
+    return max(text.find(heading), 0) if heading else 0
 
 
 def _elsewhere(el: HtmlElement) -> bool:

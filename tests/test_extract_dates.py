@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from crawler.extract_dates import _decided, _tally, labelled_date, local_days, text_date
+from trafilatura.utils import load_html
+
+from crawler.extract_dates import _date_votes, _decided, _tally, labelled_date, local_days, text_date
+from crawler.extract_signals import collect
 from crawler.extraction import extract
 
 BODY = """<p>After weeks of drought the rain came back to the valley on Tuesday, farmers said, and the
@@ -139,7 +142,7 @@ def test_hidden_part_of_a_dateline_is_left_out() -> None:
     head = '<meta property="article:published_time" content="2022-12-25T11:00:02+00:00">'
     article = ('<h1>Rain returns</h1><p class="info"><span class="updated rich-snippet-hidden">'
                '2022-12-07T10:10:52+01:00</span><span>25. Dezember 2022</span></p>' + BODY)
-    assert extract(page(head, article=article, lang="de"), URL).published[:10] == "2022-12-25"
+    assert (extract(page(head, article=article, lang="de"), URL).published or "")[:10] == "2022-12-25"
 
 
 def test_hidden_separator_inside_a_dateline_keeps_its_date() -> None:
@@ -222,3 +225,12 @@ def test_aside_inside_the_article_holds_its_own_date() -> None:
                '<time datetime="2022-01-21" class="meta__label">21.01.2022 - 13:30</time></p></div></aside>')
     sidebar = '<aside><ul><li><span class="date">26.01.2022</span> <a href="/a">Storm warning</a></li></ul></aside>'
     assert extract(page(head, article=article, after=sidebar, lang="de"), URL).published == "2022-01-21"
+
+
+def test_page_text_date_is_the_first_after_the_headline() -> None:
+    before = "<div class='top'><p>Friday, 21 January 2022</p><p>Weather: 3°C</p></div>"
+    article = f"<h1>Rain returns</h1><p>Jane Doe, 14 January 2022</p>{BODY}"
+    tree = load_html(page(before=before, article=article))
+    assert _date_votes(tree, collect(tree), URL, False)["text"] == "2022-01-14"
+    tree = load_html(page(before=before, article=article.replace("h1>", "h2>")))  # no headline: the first date
+    assert _date_votes(tree, collect(tree), URL, False)["text"] == "2022-01-21"
