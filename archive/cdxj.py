@@ -17,19 +17,22 @@ import base64
 import fcntl
 import hashlib
 import heapq
+import io
 import json
 import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.limitreader import LimitReader
+from warcio.recordloader import ArcWarcRecordLoader
 
 from archive.surtkey import surt as _surt
+from archive.writer import WrittenRecord
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +278,13 @@ def _index_record(record: Any, name: str) -> tuple[CdxjLine | None, str | None]:
         return None, f"truncated record: {raw.limit} byte(s) of its content are missing"
     if hasher is not None:
         digest = "sha1:" + base64.b32encode(hasher.digest()).decode("ascii")
+    return _line_of(record, url, date, digest, name), None
+
+
+def _line_of(record: Any, url: str, date: str, digest: str | None, name: str) -> CdxjLine:
+    """The line of a parsed response/revisit/resource record (warcio's ``ArcWarcRecord``), location unset."""
+    rec_type = record.rec_type
+    headers = record.rec_headers
     http = record.http_headers
     status: int | None = None
     if rec_type == "revisit":
@@ -291,9 +301,8 @@ def _index_record(record: Any, name: str) -> tuple[CdxjLine | None, str | None]:
     mime = mime.split(";", 1)[0].strip().lower() or "unk"
     if digest and digest.lower().startswith("sha1:"):
         digest = digest[5:]
-    line = CdxjLine(key=surt_key(url), timestamp=timestamp14(date), url=url, mime=mime, status=status,
+    return CdxjLine(key=surt_key(url), timestamp=timestamp14(date), url=url, mime=mime, status=status,
                     digest=digest, length=0, offset=0, filename=name)
-    return line, None
 
 
 # --- The index file ---------------------------------------------------------------------------------
@@ -414,6 +423,75 @@ def append_to_index(data_dir: Path, warc_path: Path) -> IndexedFile:
     for problem in problems:
         log.error("not indexed: %s", problem)
     return IndexedFile(warc_path, len(texts), problems)
+
+
+@dataclass
+class _LiveFile:
+    name: str                                   # the file's name in the index (index_filename)
+    texts: list[str] = field(default_factory=list)
+    rescan: bool = False                        # a record could not be indexed live: scan the file at its close
+
+
+class LiveIndex:
+    """The index lines of the WARC files a crawl writes, built as each record is written.
+
+    ``add`` is a ``WarcWriter`` ``on_record`` hook (writer thread): it parses the record's WARC and HTTP
+    heads from memory with the parsers ``ArchiveIterator`` uses and builds the line as a scan would
+    (``_line_of``), keeping its text. ``close_file`` (the writer's ``on_close``) then only sorts the file's
+    lines and merges them into the index, instead of reading the whole file back: the index is the same,
+    byte for byte, as ``crawler index`` builds from the file. Memory: the line texts of the files being
+    written, as ``append_to_index`` holds them at a file's close. A file it did not see from its first
+    record, or one of whose records it could not parse (logged), is scanned at its close instead.
+    """
+
+    def __init__(self, data_dir: Path, warc_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.warc_dir = Path(warc_dir)
+        self._loader = ArcWarcRecordLoader(verify_http=False, arc2warc=False)   # as ArchiveIterator's
+        self._files: dict[str, _LiveFile] = {}
+
+    def add(self, record: WrittenRecord) -> None:
+        """Keep the index line of ``record`` (nothing for the types the index leaves out)."""
+        filename = record.location.filename
+        live = self._files.get(filename)
+        if live is None:
+            if record.rec_type != "warcinfo" or record.location.offset != 0:
+                return     # not seen from the start (a writer made before this index): scanned at its close
+            live = self._files[filename] = _LiveFile(index_filename(self.data_dir, self.warc_dir / filename))
+        if record.rec_type not in INDEXED_TYPES or live.rescan:
+            return
+        try:
+            text = self._text_of(record, live.name)
+        except Exception as exc:  # warcio raises many kinds; the scan at the close reports the record
+            log.warning("%s at offset %d: no index line while writing (%s: %s); the file is scanned when it "
+                        "closes", filename, record.location.offset, type(exc).__name__, exc)
+            live.rescan = True
+            live.texts.clear()
+            return
+        if text is not None:
+            live.texts.append(text)
+
+    def _text_of(self, record: WrittenRecord, name: str) -> str | None:
+        parsed = self._loader.parse_record_stream(io.BytesIO(record.warc_head + record.block_head),
+                                                  known_format="warc")
+        headers = parsed.rec_headers
+        url = (headers.get_header("WARC-Target-URI") or "").strip("<>")
+        date = headers.get_header("WARC-Date") or ""
+        digest = headers.get_header("WARC-Payload-Digest")
+        if not url or not date or (not digest and parsed.rec_type != "revisit"):
+            raise ValueError("no WARC-Target-URI, WARC-Date or WARC-Payload-Digest")
+        loc = record.location
+        return _line_of(parsed, url, date, digest, name).with_location(
+            filename=name, offset=loc.offset, length=loc.length).to_text()
+
+    def close_file(self, path: Path) -> IndexedFile:
+        """Merge the lines of the closed WARC file ``path`` into the index (scan it if they are not all here)."""
+        live = self._files.pop(path.name, None)
+        if live is None or live.rescan:
+            return append_to_index(self.data_dir, path)
+        live.texts.sort()
+        _merge_texts(index_path(self.data_dir), {live.name}, live.texts)
+        return IndexedFile(path, len(live.texts), ())
 
 
 # --- Lookup -----------------------------------------------------------------------------------------

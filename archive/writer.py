@@ -44,6 +44,7 @@ __all__ = [
     "Recovered",
     "WarcLocation",
     "WarcWriter",
+    "WrittenRecord",
     "recover_open_files",
     "sha1_digest",
 ]
@@ -114,6 +115,16 @@ class HttpExchange:
     ip_address: str | None = None
     reconstructed: tuple[str, ...] = ()
     truncated: str | None = None
+
+
+@dataclass(frozen=True)
+class WrittenRecord:
+    """One record just written, as ``on_record`` gets it: enough to index it without reading it back."""
+
+    rec_type: str            # WARC-Type
+    location: WarcLocation
+    warc_head: bytes         # the WARC header block as written, from "WARC/1.1" to the blank line
+    block_head: bytes        # the first part of the block: the HTTP head of a response, revisit or request
 
 
 @dataclass(frozen=True)
@@ -190,12 +201,16 @@ def _request_line(ex: HttpExchange) -> str:
     return f"{ex.method} {target} {ex.protocol or 'HTTP/1.1'}"
 
 
-def _gzip_record(headers: list[tuple[str, str]], block: tuple[bytes, ...]) -> bytes:
-    """One gzip member holding the record; the block is given in parts to avoid copying big bodies."""
+def _warc_head(headers: list[tuple[str, str]], block: tuple[bytes, ...]) -> bytes:
+    """The record's WARC header block, version line to blank line."""
     lines = [WARC_VERSION]
     lines.extend(f"{name}: {_check_warc_value(name, value)}" for name, value in headers)
     lines.append(f"Content-Length: {sum(len(part) for part in block)}")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+def _gzip_record(head: bytes, block: tuple[bytes, ...]) -> bytes:
+    """One gzip member holding the record; the block is given in parts to avoid copying big bodies."""
     comp = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)
     out = [comp.compress(head)]
     out.extend(comp.compress(part) for part in block)
@@ -221,6 +236,9 @@ class WarcWriter:
     Each record is one gzip member, flushed to the OS as soon as it is written. ``on_close(path)`` is
     called with each file once it is closed and renamed (e.g. to index it), in the thread that wrote
     the record that filled the file (or called ``close()``), after the writer's lock is released.
+    ``on_record(WrittenRecord)`` is called after each record is written, in the writing thread, under
+    the writer's lock (keep it short): ``archive.cdxj.LiveIndex.add`` builds the record's index line there,
+    so that closing a file does not read it back.
     """
 
     def __init__(
@@ -235,6 +253,7 @@ class WarcWriter:
         clock: Callable[[], datetime] | None = None,
         record_id_factory: Callable[[], str] | None = None,
         on_close: Callable[[Path], None] | None = None,
+        on_record: Callable[[WrittenRecord], None] | None = None,
     ) -> None:
         if not _PREFIX_RE.match(prefix):
             raise ValueError(f"WARC file prefix {prefix!r} may only use letters, digits, '.', '_', '-'")
@@ -250,6 +269,7 @@ class WarcWriter:
         self._clock = clock or utc_now
         self._new_id = record_id_factory or _new_record_id
         self._on_close = on_close
+        self._on_record = on_record
         self._to_notify: list[Path] = []
         self._lock = threading.Lock()
         self._fh: BinaryIO | None = None
@@ -436,7 +456,8 @@ class WarcWriter:
         self, headers: list[tuple[str, str]], block: tuple[bytes, ...], rec_id: str, digest: str | None
     ) -> WarcLocation:
         assert self._fh is not None
-        member = _gzip_record(headers, block)
+        head = _warc_head(headers, block)
+        member = _gzip_record(head, block)
         offset = self._fh.tell()
         try:
             view = memoryview(member)
@@ -449,7 +470,10 @@ class WarcWriter:
             os.ftruncate(self._fh.fileno(), offset)
             self._fh.seek(offset)
             raise
-        return WarcLocation(self._final_name, offset, len(member), rec_id, digest)
+        location = WarcLocation(self._final_name, offset, len(member), rec_id, digest)
+        if self._on_record is not None:   # WARC-Type comes first (_common, _write_warcinfo)
+            self._on_record(WrittenRecord(headers[0][1], location, head, block[0] if block else b""))
+        return location
 
     def _ensure_open(self) -> None:
         if self._closed:

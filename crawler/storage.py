@@ -22,6 +22,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from archive.catalog import Catalog
+from archive.cdxj import LiveIndex, append_to_index
 from archive.records import RecordStore
 from archive.writer import WarcWriter, recover_open_files
 from crawler import __version__
@@ -69,6 +70,7 @@ class ArchiveStorage:
         self.records: RecordStore | None = None
         self.catalog: Catalog | None = None
         self.closed_warcs: list[Path] = []
+        self.live_index: LiveIndex | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -107,6 +109,8 @@ class ArchiveStorage:
             "http-header-user-agent": settings.get("USER_AGENT") or "",
             "hostname": socket.gethostname(),
         }
+        # Each record's index line is built as it is written; a closed file's lines are merged into the index.
+        self.live_index = LiveIndex(self.data_dir, self.data_dir / "warc")
         # crawler.diskfull: a WarcWriter that stops the crawl and closes cleanly when the disk fills up
         self.writer = GuardedWarcWriter(
             self.data_dir / "warc",
@@ -114,6 +118,7 @@ class ArchiveStorage:
             max_size=self.warc_max_size,
             warcinfo=warcinfo,
             on_close=self._warc_closed,
+            on_record=self.live_index.add,
             on_disk_full=self._disk_full,
         )
         self.records = RecordStore(self.data_dir / "records", self.run_id)
@@ -124,7 +129,8 @@ class ArchiveStorage:
         for result in recovered:
             if result.path is not None:
                 restore_captures(self.catalog, result.path)
-                self._index(result.path)   # its writer was killed before it could add the file to the index
+                # its writer was killed before it could add the file to the index: its lines come from a scan
+                append_to_index(self.data_dir, result.path)
         args = {k: v for k, v in vars(spider).items() if isinstance(v, str | int | float | bool | list)}
         if settings.get("RESUME_RUN") == self.run_id and self.catalog.run(self.run_id) is not None:
             logger.info("run %s goes on where it stopped (crawler.resume)", self.run_id)
@@ -138,14 +144,8 @@ class ArchiveStorage:
 
     def _warc_closed(self, path: Path) -> None:
         self.closed_warcs.append(path)
-        self._index(path)
-
-    def _index(self, path: Path) -> None:
-        try:
-            from archive.cdxj import append_to_index
-        except ImportError:  # the index module is optional until it lands
-            return
-        append_to_index(self.data_dir, path)
+        if self.live_index is not None:
+            self.live_index.close_file(path)
 
     def spider_opened(self, spider: Spider) -> None:
         self.open(spider)
