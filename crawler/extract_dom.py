@@ -34,8 +34,11 @@ def norm(text: str) -> str:
     return _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")  # exactly the characters for which str.isalnum() is false
+
+
 def squash(text: str) -> str:
-    return "".join(c for c in norm(text) if c.isalnum())
+    return _NOT_ALNUM.sub("", norm(text))
 
 
 _OTHER_PEOPLE = re.compile(r"^(?:comments?|comment-.*|.*-comments?|commentlist|site-footer|footer|page-footer|"
