@@ -203,8 +203,8 @@ _NEXT_TEXTS = XPath("following::text()[normalize-space()][position() <= 2]")
 _INNER_TEXTS = XPath("descendant::text()[normalize-space()][position() <= 2]")
 # "By Jane Doe", "Posted by jane", "| By ", "06.11.2023 13:30 von Olga", "Verfasst von:": a byline's grammar
 # at the start of a text node: only digits and separators before it, at most a verb of publishing
-_GRAMMAR = re.compile(
-    r"^[\d\s.,:/|·•—–-]*(?:(?:posted|written|published|reported|gespeichert|verfasst|geschrieben|erstellt|"
+_GRAMMAR = re.compile(  # "*+": what follows starts with a letter, so giving back separators never helps
+    r"^[\d\s.,:/|·•—–-]*+(?:(?:posted|written|published|reported|gespeichert|verfasst|geschrieben|erstellt|"
     r"veröffentlicht|eingestellt|publié|écrit|rédigé|publicado|escrito|publicada|escrita)\s+)?"
     r"(?:(?:by|von|par|por)\s*:?(?:\s+|$)"
     # or a label: "Redaktion: Jane Doe", "Autorin: ...", "责任编辑： 焦鹏"
@@ -214,7 +214,7 @@ _GRAMMAR = re.compile(
 # a dateline, then a name and nothing else: "04.02.2022 | 13:10 Uhr | Jane Doe", "April 14, 2021 - Jane Doe"
 # (case-sensitive and apart from _GRAMMAR: it fails at the first letter of nearly every text, so costs little)
 _DATE_BYLINE = re.compile(
-    r"^\s*(?:\d{1,2}\.\s?\d{1,2}\.\s?(?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}"
+    r"^\s*+(?:\d{1,2}\.\s?\d{1,2}\.\s?(?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}"
     r"|\d{1,2}\.?\s+[^\W\d]{3,9}\.?\s+\d{4}|[A-Z][a-zäé]{2,8}\.?\s+\d{1,2},?\s+\d{4})"
     r"(?:\s*[|,·•–—-]?\s*\d{1,2}[:.]\d{2}(?:\s*(?:Uhr|h|[AaPp]\.?[Mm]\.?))?)?\s*[|·•–—-]\s*"
     r"(?=(?:\s*(?:[A-ZÄÖÜÉ][\w'’.-]*[a-zäöüßéèáíóúñ.][\w'’]*|von|van|de|der|den|da|di|del|dos|zu)\b){2,4}\s*$)")
