@@ -11,11 +11,13 @@ outside the body container on many sites and is put back when it follows the hea
 from __future__ import annotations
 
 import re
+from copy import copy
+from functools import cache
 from itertools import islice
 
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
-from trafilatura.settings import Document
+from trafilatura.settings import Document, Extractor
 
 from crawler.extract_dom import following
 
@@ -59,7 +61,7 @@ def article_text(tree: HtmlElement, url: str, declared_body: str | None = None,
     `declared_body` is the page's JSON-LD articleBody: it replaces an extraction that came out nearly
     empty (articles rendered by script keep their text only there).
     """
-    doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False, include_tables=True)
+    doc = bare_extraction(tree, options=body_options(url))
     text = doc.text if isinstance(doc, Document) and doc.text else ""
     if declared_body and len(text) < _SHORT_TEXT and len(declared_body) > 2 * len(text):
         return drop_boilerplate_lines(declared_body.strip())
@@ -69,6 +71,22 @@ def article_text(tree: HtmlElement, url: str, declared_body: str | None = None,
     if lead:
         text = lead + "\n" + text
     return drop_boilerplate_lines(text)
+
+
+@cache
+def _options() -> Extractor:
+    return Extractor(output_format="python", comments=False, tables=True, with_metadata=False)
+
+
+def body_options(url: str | None) -> Extractor:
+    """The options `bare_extraction(url=url, with_metadata=False, include_comments=False, include_tables=True)`
+    builds, without reading trafilatura's config on every page: one Extractor per process, copied with the
+    page's URL (date_params, set from today's date, only serve trafilatura's metadata, which is off)."""
+    options = copy(_options())
+    options.url = url
+    source = url or None  # as Extractor.__init__ sets it
+    options.source = source and source.encode("utf-8", "replace").decode("utf-8")
+    return options
 
 
 def lead_paragraph(tree: HtmlElement, text: str, description: str | None = None) -> str | None:

@@ -296,3 +296,15 @@ def test_extract_and_classify_reads_an_xhtml_page_with_an_xml_declaration_as_a_c
     extraction, kind = extract_and_classify(html, URL)
     assert "reservoir rose by two metres" in extraction.text
     assert kind == classify(html.encode("utf-8"), URL) == "article"
+
+
+@pytest.mark.parametrize("url", [URL, "https://example.org/caf\udce9", ""])
+def test_body_options_are_those_bare_extraction_builds_from_its_keywords(url: str) -> None:
+    from trafilatura.settings import Extractor
+
+    from crawler.extract_text import body_options
+
+    built = Extractor(output_format="python", comments=False, tables=True, url=url)  # bare_extraction's, as called before
+    ours = body_options(url)
+    assert {k: getattr(ours, k) for k in Extractor.__slots__} == {k: getattr(built, k) for k in Extractor.__slots__}
+    assert body_options("https://other.example/").url == "https://other.example/" and ours.url == url
