@@ -228,7 +228,7 @@ _DATE_WEIGHTS = {"url": 0.7, "meta": 0.6, "meta_date": 0.6, "jsonld": 1.1, "micr
                  "visible": 1.3, "headline": 1.5, "label": 1.7, "text": 0.4, "htmldate": 1.1,
                  "htmldate_original": 0.5}
 _ECHO = 0.5  # the weight left to htmldate's votes when they repeat a generic date meta tag (see _tally)
-_SHOWN = ("headline", "label", "visible")  # the sources a reader sees as the page's date
+_SHOWN = ("headline", "label")  # what a reader sees as the page's date (not "visible": often a masthead's today)
 _VISIBLE_DATES = XPath(
     "//*[contains(@class,'date') or contains(@class,'Date') or contains(@class,'datum') or contains(@class,'time')"
     " or contains(@class,'publish') or contains(@class,'stand') or self::time]"
@@ -438,8 +438,8 @@ def local_days(votes: dict[str, str]) -> dict[str, str]:
     a local value, to the second (and by its offset, if it gives one), is that instant: it votes for
     the local day. A UTC value at exactly 20:00-23:00 with no local twin is a date stored as local
     midnight east of UTC: it votes for the next day. Without either, a UTC value votes for the day before
-    or after its own when the page shows that day as its date and a time zone makes it that instant's
-    local day. A page that shows the UTC day and not the local one keeps the UTC day. htmldate, which
+    or after its own when the page shows that day as its date (the dateline by the headline or after a
+    publication label) and a time zone makes it that instant's local day. A page that shows the UTC day and not the local one keeps the UTC day. htmldate, which
     reads the same metadata, follows such a move.
     """
     days = {source: value[:10] for source, value in votes.items()}

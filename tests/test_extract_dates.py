@@ -175,13 +175,20 @@ def test_utc_stamp_after_midnight_votes_for_the_evening_the_page_shows() -> None
 
 
 def test_utc_stamp_in_the_evening_votes_for_the_next_morning_the_page_shows() -> None:
-    assert local_days({"meta": "2021-04-13T22:15:07Z", "visible": "2021-04-14"})["meta"] == "2021-04-14"
+    assert local_days({"meta": "2021-04-13T22:15:07Z", "headline": "2021-04-14"})["meta"] == "2021-04-14"
+
+
+def test_first_date_element_of_the_page_does_not_move_a_utc_stamp() -> None:
+    # often today's date in the masthead: the article's own date is its local twin's
+    votes = {"jsonld": "2022-04-29T02:08:28+00:00", "time": "2022-04-28T22:08:28-04:00", "visible": "2022-04-29"}
+    assert local_days(votes)["jsonld"] == "2022-04-28"
+    assert local_days({"meta": "2021-04-14T05:00:00Z", "visible": "2021-04-13"})["meta"] == "2021-04-14"
 
 
 def test_utc_stamp_keeps_its_day_when_no_zone_could_make_it_the_shown_one() -> None:
     # 14:00 UTC is the previous day nowhere (UTC-12 makes it 02:00), nor is 05:00 UTC the next day anywhere
-    assert local_days({"meta": "2021-04-14T14:00:00Z", "visible": "2021-04-13"})["meta"] == "2021-04-14"
-    assert local_days({"meta": "2021-04-14T05:00:00Z", "visible": "2021-04-15"})["meta"] == "2021-04-14"
+    assert local_days({"meta": "2021-04-14T14:00:00Z", "headline": "2021-04-13"})["meta"] == "2021-04-14"
+    assert local_days({"meta": "2021-04-14T05:00:00Z", "headline": "2021-04-15"})["meta"] == "2021-04-14"
 
 
 def test_page_showing_the_utc_day_keeps_it_over_the_local_twin() -> None:
