@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from urllib.parse import urlsplit
 
-from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 from crawler.extract_dom import clean, squash, text_of
@@ -84,16 +85,39 @@ def strip_site_name(title: str, keys: set[str], names: frozenset[str] = frozense
     return out.strip()
 
 
-_HEADLINE_XPATH = XPath(
-    "//h1 | //*[@itemprop='headline'] | //*[self::h2 or self::h3 or self::div or self::span or self::p]"
-    "[contains(@class,'entry-title') or contains(@class,'post-title') or contains(@class,'article-title')"
-    " or contains(@class,'headline') or contains(@class,'article__title') or contains(@class,'page-title')] | //h2"
-)
-_MAIN_HEADLINE = XPath(
-    "//*[@itemprop='headline'] | //*[contains(@class,'entry-title') or contains(@class,'post-title')"
-    " or contains(@class,'article-title')]"
-)
-_NAMED_HEADLINE = XPath("//*[contains(@class,'headline') or contains(@class,'title')][not(self::title)]")
+# Headline candidates in document order, found in one lazy walk of the page (XPath's contains(@class, ...)
+# over every element cost more than the rest of choosing the title; the walk stops when enough are found):
+# <h1>, <h2>, itemprop=headline, and <h3>/<div>/<span>/<p> with a headline-like class
+_HEADLINE_CLASS = re.compile(r"entry-title|post-title|article-title|headline|article__title|page-title")
+_HEADLINE_TAGS = frozenset({"h3", "div", "span", "p"})
+# itemprop=headline or a main headline class, on any element
+_MAIN_CLASS = re.compile(r"entry-title|post-title|article-title")
+# any element but <title> with "headline" or "title" in its class
+_NAMED_CLASS = re.compile(r"headline|title")
+
+
+def _elements(tree: HtmlElement) -> Iterator[HtmlElement]:
+    """Every element of the document `tree` belongs to, in document order (as XPath's //*)."""
+    return (el for el in tree.getroottree().getroot().iter() if isinstance(el.tag, str))
+
+
+def _headline_elements(tree: HtmlElement) -> Iterator[HtmlElement]:
+    for el in _elements(tree):
+        tag = el.tag
+        if tag in ("h1", "h2") or el.get("itemprop") == "headline":
+            yield el
+        elif tag in _HEADLINE_TAGS and _HEADLINE_CLASS.search(el.get("class") or ""):
+            yield el
+
+
+def _main_headlines(tree: HtmlElement) -> Iterator[HtmlElement]:
+    return (el for el in _elements(tree) if el.get("itemprop") == "headline" or _MAIN_CLASS.search(el.get("class") or ""))
+
+
+def _named_headlines(tree: HtmlElement) -> Iterator[HtmlElement]:
+    return (el for el in _elements(tree) if el.tag != "title" and _NAMED_CLASS.search(el.get("class") or ""))
+
+
 _WORD = re.compile(r"\w{4,}")
 _NAMED = re.compile(r"(?:^|[-_])(?:headline|title)$")
 _NOT_HEADLINE_CONTAINERS = frozenset({"nav", "header", "footer", "aside", "li", "a", "form", "button", "label"})
@@ -173,7 +197,7 @@ def _headings(tree: HtmlElement) -> tuple[list[_Heading], set[str]]:
     out: list[_Heading] = []
     seen: set[str] = set()
     site_names: set[str] = set()
-    for el in _HEADLINE_XPATH(tree):
+    for el in _headline_elements(tree):
         text = _heading_text(el)
         if not text or len(text) > 400 or text in seen:
             continue
@@ -277,7 +301,7 @@ def choose_title(tree: HtmlElement, s: Signals, keys: set[str]) -> str | None:
         return best[1]
     # 2. the page's own headline element, unless it only names the site or is hidden
     own = [el for el in tree.xpath("//h1") if not _is_hidden(el) and not _holds_headings(el)][:2]
-    own += _MAIN_HEADLINE(tree)[:2]
+    own += islice(_main_headlines(tree), 2)
     for el in own:
         text = _heading_text(el)
         if squash(text) in names:
@@ -288,7 +312,7 @@ def choose_title(tree: HtmlElement, s: Signals, keys: set[str]) -> str | None:
     # 2b. without an <h1>: the first element named as a headline or title, outside navigation and lists,
     # that shares a word with a declared title
     declared_words = {w for t in declared for w in _WORD.findall(t.casefold())}
-    for el in _NAMED_HEADLINE(tree)[:10]:
+    for el in islice(_named_headlines(tree), 10):
         text = _heading_text(el)
         sq = squash(text)
         if (10 < len(text) <= 300 and not _is_hidden(el) and not is_site(text, keys, names) and not _holds_headings(el)
@@ -297,7 +321,7 @@ def choose_title(tree: HtmlElement, s: Signals, keys: set[str]) -> str | None:
                 and any(_NAMED.search(t) for t in _tokens(el))):
             return text
     # 2c. the page's first heading of any kind (an <h2>, a named headline), unless in navigation
-    first_heading = next((el for el in _HEADLINE_XPATH(tree) if not _holds_headings(el)), None)
+    first_heading = next((el for el in _headline_elements(tree) if not _holds_headings(el)), None)
     if first_heading is not None and first_heading.tag != "h1":
         text = _heading_text(first_heading)
         if (10 < len(text) <= 300 and not _is_hidden(first_heading) and not is_site(text, keys, names)
