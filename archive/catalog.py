@@ -132,7 +132,9 @@ class Catalog:
         self._lock = threading.RLock()
         self._pending: list[tuple[str, tuple[Any, ...]]] = []
         self._pending_since = 0.0
-        self._pending_urls: set[str] = set()   # url / canonical_url of the buffered rows
+        # url / canonical_url of the buffered rows, by table: a read of one table commits only for its own rows
+        # (an item's latest_record must not commit the capture row its response has just buffered)
+        self._pending_urls: dict[str, set[str]] = {"captures": set(), "records": set()}
         self._stored_names: dict[str, str] = {}  # records_file as given -> as stored
         self._db: sqlite3.Connection | None = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None
@@ -173,7 +175,7 @@ class Catalog:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def _write(self, sql: str, params: Iterable[Any], urls: Iterable[str | None] = ()) -> None:
+    def _write(self, sql: str, params: Iterable[Any], table: str = "", urls: Iterable[str | None] = ()) -> None:
         # Rows wait in memory, not in an open transaction: SQLite's write lock is held only while a
         # batch is flushed, so a second crawl or the CLI can write to the same catalog meanwhile.
         with self._lock:
@@ -181,7 +183,8 @@ class Catalog:
             if not self._pending:
                 self._pending_since = time.monotonic()
             self._pending.append((sql, tuple(params)))
-            self._pending_urls.update(u for u in urls if u)
+            if table:
+                self._pending_urls[table].update(u for u in urls if u)
             if len(self._pending) >= self.batch_size or time.monotonic() - self._pending_since >= self.max_delay:
                 self._commit_locked()
 
@@ -195,7 +198,8 @@ class Catalog:
             for sql, params in rows:
                 db.execute(sql, params)
             db.execute("COMMIT")
-            self._pending_urls.clear()
+            for urls in self._pending_urls.values():
+                urls.clear()
         except sqlite3.Error as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -231,7 +235,7 @@ class Catalog:
             " warc_offset, warc_length, record_id, warc_type, run_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (url, _site(url), _db_time(fetched_at), status, mime, payload_digest, warc_filename,
              warc_offset, warc_length, record_id, warc_type, run_id),
-            (url,),
+            "captures", (url,),
         )  # fmt: skip
 
     def add_record(self, record: Record, records_file: Path | str) -> None:
@@ -254,7 +258,7 @@ class Catalog:
              record.published, loc.payload_digest if loc else None, loc.filename if loc else None,
              loc.offset if loc else None, loc.length if loc else None, stored, _site(record.url),
              record.version, record.previous, record.text_fingerprint),
-            (record.url, record.canonical_url),
+            "records", (record.url, record.canonical_url),
         )  # fmt: skip
 
     def start_run(self, run_id: str, spider: str, args: Mapping[str, Any], *,
@@ -293,11 +297,12 @@ class Catalog:
             self._commit_locked()
             return list(self._conn().execute(sql, tuple(params)).fetchall())
 
-    def _query_url(self, url: str, sql: str, params: Iterable[Any]) -> list[dict[str, Any]]:
-        """A query about rows of one URL: the buffered rows are flushed first only when one of them is
-        about that URL (the per-request lookups of a crawl would otherwise commit every page singly)."""
+    def _query_url(self, url: str, table: str, sql: str, params: Iterable[Any]) -> list[dict[str, Any]]:
+        """A query about rows of one URL in ``table``: the buffered rows are flushed first only when one of
+        that table's is about that URL (the per-request lookups of a crawl would otherwise commit every page
+        singly)."""
         with self._lock:
-            if url in self._pending_urls:
+            if url in self._pending_urls[table]:
                 self._commit_locked()
             return list(self._conn().execute(sql, tuple(params)).fetchall())
 
@@ -369,7 +374,7 @@ class Catalog:
     def latest_record(self, url: str) -> dict[str, Any] | None:
         """The newest record of ``url`` (incl. ``records_file`` and ``id`` to load the JSON), or None."""
         rows = self._query_url(
-            url,
+            url, "records",
             "SELECT * FROM records WHERE url = ? OR canonical_url = ?"
             " ORDER BY fetched_at DESC, rowid DESC LIMIT 1",
             (url, url),
@@ -381,12 +386,13 @@ class Catalog:
 
         Three indexed lookups whatever the number of captures (crawler.incremental asks for every request).
         """
-        first = self._query_url(url, "SELECT * FROM captures WHERE url = ? ORDER BY fetched_at, id LIMIT 1", (url,))
+        first = self._query_url(url, "captures", "SELECT * FROM captures WHERE url = ? ORDER BY fetched_at, id LIMIT 1",
+                                (url,))
         if not first:
             return None
         latest = self._query_url(
-            url, "SELECT * FROM captures WHERE url = ? ORDER BY fetched_at DESC, id DESC LIMIT 1", (url,))
-        full = self._query_url(url, "SELECT * FROM captures WHERE url = ? AND warc_type = 'response'"
+            url, "captures", "SELECT * FROM captures WHERE url = ? ORDER BY fetched_at DESC, id DESC LIMIT 1", (url,))
+        full = self._query_url(url, "captures", "SELECT * FROM captures WHERE url = ? AND warc_type = 'response'"
                            " ORDER BY fetched_at DESC, id DESC LIMIT 1", (url,))
         return first[0], latest[0], full[0] if full else None
 

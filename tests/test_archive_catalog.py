@@ -144,6 +144,13 @@ def test_lookups_of_one_url_see_its_buffered_rows_and_leave_the_others_buffered(
         latest = writer.latest_record("https://a/canon")  # canonical_url counts as the record's URL
         assert latest is not None and latest["url"] == "https://a/x"
         assert len(reader.records()) == 1
+        # a crawl's item asks for the latest record of the URL whose capture row its response just buffered:
+        # that row is of the other table, nothing is flushed (else every page would commit on its own)
+        capture(writer, "https://a/z", "2026-11-01T00:00:00Z", offset=2)
+        assert writer.latest_record("https://a/z") is None and len(reader.captures()) == 1
+        writer.add_record(record("https://a/z", "2026-11-01T00:00:00Z"), "r.jsonl")
+        assert writer.capture_history("https://a/w") is None and len(reader.records()) == 1
+        assert writer.capture_history("https://a/z") is not None and len(reader.captures()) == 2
 
 
 def test_buffered_rows_do_not_lock_out_other_writers(tmp_path: Path) -> None:
