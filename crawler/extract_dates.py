@@ -176,28 +176,45 @@ def labelled_date(text: str) -> str | None:
     return None
 
 
+_DATE_PATTERNS = ((_TEXT_MDY, "mdy"), (_TEXT_DMY, "dmy"), (_TEXT_YMD, "ymd"), (_TEXT_NUMERIC_DMY, "dmy#"))
+# the four in one alternation, each in a group of its own: one scan stops at the first date of any of them
+# (the same match: at a position, the alternation tries them in order, as the tie rule below ranks them)
+_ANY_DATE = re.compile("|".join(f"({p.pattern})" for p, _ in _DATE_PATTERNS), re.I)
+_ORDER_OF_GROUP = {1 + 4 * i: order for i, (_, order) in enumerate(_DATE_PATTERNS)}  # 3 groups each + its own
+
+
 def _first_date(text: str) -> tuple[int, date] | None:
     """(position, day) of the first date written out in `text` (on a tie, the earlier pattern's)."""
     if not _YEAR.search(text):  # every pattern has a four-digit year: most short texts end here
         return None
+    m = _ANY_DATE.search(text)
+    if m is None:
+        return None
+    group = m.lastindex or 0  # the matched pattern's own group (it closes last); its three come next
+    day = _day(_ORDER_OF_GROUP[group], *m.group(group + 1, group + 2, group + 3))
+    if day:
+        return m.start(), day
+    # an impossible date ("February 30, 2021") came first: each pattern's first valid date, as before
     first: tuple[int, date] | None = None
-    for pattern, order in ((_TEXT_MDY, "mdy"), (_TEXT_DMY, "dmy"), (_TEXT_YMD, "ymd"), (_TEXT_NUMERIC_DMY, "dmy#")):
+    for pattern, order in _DATE_PATTERNS:
         for m in pattern.finditer(text):  # up to this pattern's first valid date, not all of the text's
             if first is not None and m.start() >= first[0]:
                 break
-            a, b, c = m.groups()
-            if order == "mdy":
-                day = _valid(int(c), _MONTHS[a.lower()], int(b))
-            elif order == "dmy":
-                day = _valid(int(c), _MONTHS[b.lower()], int(a))
-            elif order == "ymd":
-                day = _valid(int(a), int(b), int(c))
-            else:
-                day = _valid(int(c), int(b), int(a))
+            day = _day(order, *m.groups())
             if day:
                 first = (m.start(), day)
                 break
     return first
+
+
+def _day(order: str, a: str, b: str, c: str) -> date | None:
+    if order == "mdy":
+        return _valid(int(c), _MONTHS[a.lower()], int(b))
+    if order == "dmy":
+        return _valid(int(c), _MONTHS[b.lower()], int(a))
+    if order == "ymd":
+        return _valid(int(a), int(b), int(c))
+    return _valid(int(c), int(b), int(a))
 
 
 # a label that says the date after it is the publication date

@@ -308,3 +308,13 @@ def test_body_options_are_those_bare_extraction_builds_from_its_keywords(url: st
     ours = body_options(url)
     assert {k: getattr(ours, k) for k in Extractor.__slots__} == {k: getattr(built, k) for k in Extractor.__slots__}
     assert body_options("https://other.example/").url == "https://other.example/" and ours.url == url
+
+
+def test_the_date_patterns_scan_as_one_alternation() -> None:
+    from crawler import extract_dates
+
+    # _first_date reads the matched pattern's day, month and year from the three groups after its own
+    assert all(pattern.groups == 3 for pattern, _ in extract_dates._DATE_PATTERNS)
+    assert extract_dates._ANY_DATE.groups == 4 * len(extract_dates._DATE_PATTERNS)
+    assert text_date("2021-04-14 or 14.04.2021") == "2021-04-14"            # one position, the earlier pattern
+    assert text_date("99.99.2021, then 31.02.2021, then 1.3.2021") == "2021-03-01"
