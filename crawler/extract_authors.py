@@ -11,6 +11,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from lxml.etree import XPath
 from lxml.html import HtmlElement
@@ -158,7 +159,7 @@ _AUTHOR_META = ("author", "article:author", "og:article:author", "parsely-author
                 "article.author", "twitter:data1_author")
 _MAX_META_AUTHORS = 8
 _DOMAIN = re.compile(r"\w\.(?:com|org|net|info|de|at|ch|fr|es|it|uk|eu|io|pl|nl|be)\b", re.I)
-_BYLINES = XPath(
+_BYLINES = XPath(  # what _bylines() finds, kept for a page with more than one <body>
     "//body//*[@class or @id or @rel]"
     "[@rel='author' or contains(@class,'author') or contains(@class,'Author') or contains(@class,'byline')"
     " or contains(@class,'Byline') or contains(@id,'author') or contains(@class,'autor') or contains(@class,'Autor')"
@@ -166,15 +167,42 @@ _BYLINES = XPath(
     " or contains(@class,'contributor')]"
     "[not(contains(@class,'related'))]"
 )
+_BYLINE_CLASS = re.compile(r"author|Author|byline|Byline|autor|Autor|writer|creator|auteur|contributor")
 # a label, then the name: "<h5>Autor:</h5>Peter Maahn", "<h4>Author</h4><p>Jane Doe</p>"
-_AUTHOR_LABELS = XPath(
-    "//body//text()[string-length(.) < 80]"
-    "[normalize-space(.)='Autor:' or normalize-space(.)='Autor' or normalize-space(.)='Author:'"
-    " or normalize-space(.)='Author' or normalize-space(.)='Autorin:' or normalize-space(.)='Autorin'"
-    " or normalize-space(.)='Text:' or normalize-space(.)='Verfasser:' or normalize-space(.)='Auteur :'"
-    " or normalize-space(.)='Auteur:' or normalize-space(.)='Autore:' or normalize-space(.)='Written by:'"
-    " or normalize-space(.)='Von:' or normalize-space(.)='By:']"
+_LABELS = frozenset({"Autor:", "Autor", "Author:", "Author", "Autorin:", "Autorin", "Text:", "Verfasser:", "Auteur :",
+                     "Auteur:", "Autore:", "Written by:", "Von:", "By:"})
+# the short texts that may be one (each label holds one of these; normalize-space changes only whitespace)
+_LABEL_TEXTS = XPath(
+    "//body//text()[string-length(.) < 80][contains(., 'Aut') or contains(., 'Text:') or contains(., 'Verfasser:')"
+    " or contains(., 'Written') or contains(., 'Von:') or contains(., 'By:')]"
 )
+_XML_SPACE = re.compile(r"[ \t\r\n]+")  # what XPath's normalize-space() collapses
+
+
+def _bylines(tree: HtmlElement) -> list[HtmlElement]:
+    """The first 30 elements in the <body> named like a byline (rel=author, author/byline/writer... classes,
+    an author id), not in related stories: one walk, not an XPath of eleven contains() per element."""
+    bodies = list(tree.getroottree().getroot().iter("body"))
+    if len(bodies) != 1:
+        return list(_BYLINES(tree)[:30])
+    out = []
+    for el in bodies[0].iterdescendants():
+        if not isinstance(el.tag, str):
+            continue
+        cls, id_ = el.get("class"), el.get("id")
+        if ((el.get("rel") == "author" or (cls is not None and _BYLINE_CLASS.search(cls))
+             or (id_ is not None and "author" in id_)) and not (cls is not None and "related" in cls)):
+            out.append(el)
+            if len(out) == 30:
+                break
+    return out
+
+
+def _author_labels(tree: HtmlElement) -> list[Any]:
+    """The first three text nodes in the <body> that are only an author label (lxml's text results)."""
+    return [t for t in _LABEL_TEXTS(tree) if _XML_SPACE.sub(" ", t).strip(" ") in _LABELS][:3]
+
+
 _AUTHOR_LINKS = XPath("//a[contains(@href,'/author/') or contains(@href,'/autor/') or contains(@href,'/authors/')"
                       " or contains(@href,'/autoren/') or contains(@href,'/auteur/') or contains(@href,'/profile/')]")
 # short blocks whose text starts like a byline: "By Jane Doe", "Von Max Muster", "Par Jean Dupont"
@@ -549,8 +577,8 @@ def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],
         names = usable(raw)
         if names:
             yield "microdata", names
-    yield from _element_names("byline", _BYLINES(tree)[:30], 120, usable)
-    for label in _AUTHOR_LABELS(tree)[:3]:
+    yield from _element_names("byline", _bylines(tree), 120, usable)
+    for label in _author_labels(tree):
         parent = label.getparent()
         if parent is None or in_other_content(parent):
             continue
