@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
+from lxml.etree import Element
 from lxml.html import HtmlElement
 
 _WS = re.compile(r"\s+")
@@ -62,17 +63,25 @@ def in_other_content(el: HtmlElement) -> bool:
     return footer
 
 
+_NOT_SHOWN = frozenset({"script", "style", "noscript"})
+
+
 def first_text(el: HtmlElement, limit: int) -> str:
-    """The first `limit` characters of visible text under `el` (scripts and styles skipped)."""
+    """The first `limit` characters of visible text under `el` (scripts and styles skipped, and the text
+    right after them too)."""
     parts: list[str] = []
     size = 0
-    for node in el.iter():
-        if node.tag in ("script", "style", "noscript") or not isinstance(node.tag, str):
+    for node in el.iter(Element):  # elements only: no comments or processing instructions
+        if node.tag in _NOT_SHOWN:
             continue
-        for text in (node.text, node.tail):
-            if text and not text.isspace():
-                parts.append(text)
-                size += len(text)
+        text = node.text
+        if text and not text.isspace():
+            parts.append(text)
+            size += len(text)
+        text = node.tail
+        if text and not text.isspace():
+            parts.append(text)
+            size += len(text)
         if size > limit:
             break
     return " ".join(parts)[:limit]
