@@ -161,7 +161,6 @@ _SIGNALS = lxml.etree.XPath(
     "//meta | //script[@type] | //article | //time | //h1 | //p | //*[@itemtype]"
     " | //*[@itemprop='author' or @itemprop='datePublished' or @rel='author']"
 )
-_CLASSES = lxml.etree.XPath("//@class")
 
 
 @dataclass
@@ -211,8 +210,13 @@ def _signals(tree: _Element) -> _Signals:
 
 
 def _author(s: _Signals) -> bool:
-    # class names: one string search over all of them (a byline or author box)
-    return s.author or bool(_BYLINE.search(" ".join(str(c) for c in _CLASSES(s.tree)))) or bool(s.metas.get("author"))
+    return s.author or _byline_class(s.tree) or bool(s.metas.get("author"))
+
+
+def _byline_class(tree: _Element) -> bool:
+    """Whether a class name of the page names a byline or an author box (the walk ends at the first)."""
+    root = tree.getroottree().getroot()
+    return any(_BYLINE.search(c) for el in root.iter(lxml.etree.Element) if (c := el.get("class")))
 
 
 def _head_points(s: _Signals, url: str, pattern: re.Pattern[str] | None) -> int:
