@@ -202,10 +202,10 @@ def report(small: MemoryRun, large: MemoryRun, when: str, replay: dict[int, dict
     if peak is not None and large_mid and peak.rss_mb > 1.1 * large_mid:
         lines.append(f"- The larger crawl's peak came {fmt(peak.t)} s into the run, at {fmt(peak.pages)} pages archived "
                      f"({peak.pages / large.pages:.0%}), {fmt(peak.rss_mb - large_mid)} MB above its level while "
-                     "crawling: when a WARC file closes (`ARCHIVE_WARC_MAX_SIZE` rollover, end of crawl) "
-                     "`archive.cdxj.append_to_index` scans the file and holds its index lines (one sorted text per "
-                     "record of the file, up to ~50,000 in a 1 GB file) while it streams them into the index file: "
-                     "bounded by the WARC file size, not the crawl's, but still the peak.")
+                     "crawling: the index lines of the WARC file being written (`archive.cdxj.LiveIndex`, one text "
+                     "per record, up to ~50,000 in a 1 GB file) are held until the file closes "
+                     "(`ARCHIVE_WARC_MAX_SIZE` rollover, end of crawl), then sorted and streamed into the index "
+                     "file: bounded by the WARC file size, not the crawl's, but still the peak.")
     lines += replay_lines(replay or {})
     return "\n".join(lines)
 
