@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -168,23 +168,27 @@ def scan_warc(path: Path, filename: str | None = None) -> IndexScan:
     return IndexScan(path, tuple(lines), problems)
 
 
-def _scan_into(path: Path, name: str, sink: Callable[[CdxjLine], None]) -> tuple[BadRecord, ...]:
-    """Give every good line of ``path`` to ``sink``, in file order; return the bad records."""
+def iter_scan(path: Path, filename: str | None = None) -> Iterator[CdxjLine | BadRecord]:
+    """The index lines and bad records of ``path`` in file order, each as soon as the scan reaches it
+    (``scan_warc`` collects them; a caller can start on the first pages of a big file meanwhile)."""
+    name = filename if filename is not None else path.name
     if path.name.endswith(".open"):
-        return (BadRecord(name, 0, "file is still being written (.open); index it once the crawl has closed it"),)
+        yield BadRecord(name, 0, "file is still being written (.open); index it once the crawl has closed it")
+        return
     if not path.is_file():
-        return (BadRecord(name, 0, "not a regular file (missing, a directory or a pipe)"),)
-    problems: list[BadRecord] = []
+        yield BadRecord(name, 0, "not a regular file (missing, a directory or a pipe)")
+        return
     size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(16)
         gzipped = head.startswith(_GZIP_MAGIC)
         if not (gzipped or head.startswith((b"WARC/", b"filedesc:")) or not head):
-            return (BadRecord(name, 0, f"not a WARC file (it starts with {head!r}); pass only WARC files"),)
+            yield BadRecord(name, 0, f"not a WARC file (it starts with {head!r}); pass only WARC files")
+            return
         pos = 0
         while pos < size:
             fh.seek(pos)
-            failed_at = _scan_from(fh, name, sink, problems)
+            failed_at = yield from _scan_from(fh, name)
             if failed_at is None:
                 break
             if failed_at >= size:
@@ -193,11 +197,22 @@ def _scan_into(path: Path, name: str, sink: Callable[[CdxjLine], None]) -> tuple
             pos = _resync(fh, max(failed_at, pos) + 1, gzipped)
             if pos < 0:
                 break
+
+
+def _scan_into(path: Path, name: str, sink: Callable[[CdxjLine], None]) -> tuple[BadRecord, ...]:
+    """Give every good line of ``path`` to ``sink``, in file order; return the bad records."""
+    problems: list[BadRecord] = []
+    for item in iter_scan(path, name):
+        if isinstance(item, BadRecord):
+            problems.append(item)
+        else:
+            sink(item)
     return tuple(problems)
 
 
-def _scan_from(fh: BinaryIO, name: str, sink: Callable[[CdxjLine], None], problems: list[BadRecord]) -> int | None:
-    """Iterate records from the current position; return the offset of a bad record, or None at the end."""
+def _scan_from(fh: BinaryIO, name: str) -> Generator[CdxjLine | BadRecord, None, int | None]:
+    """Iterate records from the current position, yielding their lines and problems; return the offset of
+    a bad record, or None at the end."""
     it = ArchiveIterator(fh)
     try:
         for record in it:
@@ -205,15 +220,15 @@ def _scan_from(fh: BinaryIO, name: str, sink: Callable[[CdxjLine], None], proble
             line, trouble = _index_record(record, name)
             offset, length = it.get_record_offset(), it.get_record_length()
             if it.err_count > errors_before:
-                problems.append(BadRecord(name, offset, "record length does not match its Content-Length "
-                                                        "(no blank line after it); the WARC is corrupt here"))
+                yield BadRecord(name, offset, "record length does not match its Content-Length "
+                                              "(no blank line after it); the WARC is corrupt here")
                 return offset
             if trouble:
-                problems.append(BadRecord(name, offset, trouble))
+                yield BadRecord(name, offset, trouble)
             elif line is not None:
-                sink(line.with_location(filename=name, offset=offset, length=length))
+                yield line.with_location(filename=name, offset=offset, length=length)
     except Exception as exc:  # warcio raises many kinds on corrupt input; each is reported here
-        problems.append(BadRecord(name, it.offset, _describe(exc)))
+        yield BadRecord(name, it.offset, _describe(exc))
         return int(it.offset)
     finally:
         it.close()
@@ -221,8 +236,8 @@ def _scan_from(fh: BinaryIO, name: str, sink: Callable[[CdxjLine], None], proble
     fh.seek(end)
     rest = fh.read(1 << 20)
     if rest.strip():
-        problems.append(BadRecord(name, end, "truncated record: the file ends inside it (or holds bytes that "
-                                             "are no record); the crawl writing it probably died"))
+        yield BadRecord(name, end, "truncated record: the file ends inside it (or holds bytes that "
+                                   "are no record); the crawl writing it probably died")
         return end
     return None
 

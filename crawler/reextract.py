@@ -8,8 +8,9 @@ catalog. The run's catalog row names the extractor version (the record
 schema has no field for it), so a later, better extractor is one ``crawler reextract`` away from improving
 the whole archive. Bad WARC records are reported with file and offset and skipped.
 
-Where the work happens: the parent scans each WARC once (``archive.cdxj.scan_warc``, which finds the
-HTML responses and the bad records) and sends the workers only where each page is (file, offset,
+Where the work happens: the parent scans each WARC once (``archive.cdxj.iter_scan``, which finds the
+HTML responses and the bad records, handing out each as it reaches it, so the workers start on a big
+file's first pages while the scan goes on) and sends the workers only where each page is (file, offset,
 length), CHUNK pages per task; a worker reads and decompresses its pages itself, extracts them and
 builds their records, so the parent neither decompresses a page twice nor pickles HTML, and one pool
 task carries many pages. Time box: a chunk that runs past ``timeout`` (or whose worker dies) is run
@@ -31,7 +32,7 @@ from typing import Any
 
 from pebble import ProcessPool
 
-from archive.cdxj import BadRecord, CdxjLine, index_filename, scan_warc
+from archive.cdxj import BadRecord, CdxjLine, index_filename, iter_scan
 from archive.reader import ArchiveError, read_record
 from archive.records import Record, TextEncoding, text_fingerprint
 from crawler.extraction import Extraction
@@ -97,12 +98,11 @@ def iter_refs(data_dir: Path, warcs: Iterable[Path], stats: ReextractStats) -> I
     """The HTML responses of ``warcs`` in file order; bad records go to ``stats.problems``."""
     for path in warcs:
         stats.files += 1
-        scan = scan_warc(path, index_filename(data_dir, path))
-        stats.problems.extend(scan.problems)
-        for line in scan.lines:
-            if line.is_revisit or line.status != 200 or line.mime not in HTML_TYPES:
-                continue
-            yield PageRef(path, line)
+        for line in iter_scan(path, index_filename(data_dir, path)):   # pages go out while the scan goes on
+            if isinstance(line, BadRecord):
+                stats.problems.append(line)
+            elif not (line.is_revisit or line.status != 200 or line.mime not in HTML_TYPES):
+                yield PageRef(path, line)
 
 
 def read_page(ref: PageRef) -> Page:

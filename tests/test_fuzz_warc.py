@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive.cdxj import scan_warc
+from archive.cdxj import BadRecord, iter_scan, scan_warc
 from archive.reader import ArchiveError, iter_records, read_record
 from archive.replay import Archive, CaptureError
 from archive.writer import HttpExchange, WarcWriter
@@ -101,6 +101,10 @@ def _check_readers(data: bytes, suffix: str) -> None:
         # archive.cdxj: never raises, reports bad records
         scan = scan_warc(path)
         assert all(p.message for p in scan.problems)
+        # the streaming scan (reextract's) finds the same lines and problems, in file order
+        items = list(iter_scan(path))
+        assert [i for i in items if not isinstance(i, BadRecord)] == list(scan.lines)
+        assert [i for i in items if isinstance(i, BadRecord)] == list(scan.problems)
         # archive.replay: every indexed line loads or raises CaptureError
         data_dir = Path(tmp) / "data"
         (data_dir / "warc").mkdir(parents=True)
