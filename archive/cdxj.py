@@ -275,12 +275,9 @@ def _index_record(record: Any, name: str) -> tuple[CdxjLine | None, str | None]:
     rec_type = record.rec_type
     if rec_type not in INDEXED_TYPES:
         return None, None
-    headers = record.rec_headers
-    url = (headers.get_header("WARC-Target-URI") or "").strip("<>")
-    date = headers.get_header("WARC-Date") or ""
+    url, date, digest = _target(record.rec_headers)
     if not url or not date:
         return None, "record has no WARC-Target-URI or WARC-Date"
-    digest = headers.get_header("WARC-Payload-Digest")
     raw = record.raw_stream
     hasher = hashlib.sha1() if not digest and rec_type != "revisit" else None
     while True:
@@ -294,6 +291,12 @@ def _index_record(record: Any, name: str) -> tuple[CdxjLine | None, str | None]:
     if hasher is not None:
         digest = "sha1:" + base64.b32encode(hasher.digest()).decode("ascii")
     return _line_of(record, url, date, digest, name), None
+
+
+def _target(headers: Any) -> tuple[str, str, str | None]:
+    """(target URI, WARC-Date, payload digest) of a record's WARC headers (warcio's ``StatusAndHeaders``)."""
+    url = (headers.get_header("WARC-Target-URI") or "").strip("<>")
+    return url, headers.get_header("WARC-Date") or "", headers.get_header("WARC-Payload-Digest")
 
 
 def _line_of(record: Any, url: str, date: str, digest: str | None, name: str) -> CdxjLine:
@@ -433,11 +436,16 @@ def append_to_index(data_dir: Path, warc_path: Path) -> IndexedFile:
     name = index_filename(data_dir, warc_path)
     texts: list[str] = []
     problems = _scan_into(warc_path, name, lambda line: texts.append(line.to_text()))
-    texts.sort()
-    _merge_texts(index_path(data_dir), {name}, texts)
+    _merge_file(data_dir, name, texts)
     for problem in problems:
         log.error("not indexed: %s", problem)
     return IndexedFile(warc_path, len(texts), problems)
+
+
+def _merge_file(data_dir: Path, name: str, texts: list[str]) -> None:
+    """Sort the line ``texts`` of the WARC file ``name`` (as the index names it) and merge them into the index."""
+    texts.sort()
+    _merge_texts(index_path(data_dir), {name}, texts)
 
 
 @dataclass
@@ -483,16 +491,12 @@ class LiveIndex:
             live.rescan = True
             live.texts.clear()
             return
-        if text is not None:
-            live.texts.append(text)
+        live.texts.append(text)
 
-    def _text_of(self, record: WrittenRecord, name: str) -> str | None:
+    def _text_of(self, record: WrittenRecord, name: str) -> str:
         parsed = self._loader.parse_record_stream(io.BytesIO(record.warc_head + record.block_head),
                                                   known_format="warc")
-        headers = parsed.rec_headers
-        url = (headers.get_header("WARC-Target-URI") or "").strip("<>")
-        date = headers.get_header("WARC-Date") or ""
-        digest = headers.get_header("WARC-Payload-Digest")
+        url, date, digest = _target(parsed.rec_headers)
         if not url or not date or (not digest and parsed.rec_type != "revisit"):
             raise ValueError("no WARC-Target-URI, WARC-Date or WARC-Payload-Digest")
         loc = record.location
@@ -504,8 +508,7 @@ class LiveIndex:
         live = self._files.pop(path.name, None)
         if live is None or live.rescan:
             return append_to_index(self.data_dir, path)
-        live.texts.sort()
-        _merge_texts(index_path(self.data_dir), {live.name}, live.texts)
+        _merge_file(self.data_dir, live.name, live.texts)
         return IndexedFile(path, len(live.texts), ())
 
 
