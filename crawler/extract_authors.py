@@ -449,7 +449,8 @@ def _post_author_comment(tree: HtmlElement) -> tuple[str, ...]:
         for node in el.iterdescendants():
             tokens = (node.get("class") or "").split() if isinstance(node.tag, str) else []
             if "fn" in tokens or "comment-author" in tokens:
-                names = clean_names(_byline_text(node)) if len(_byline_text(node)) < 60 else ()
+                shown = _byline_text(node)
+                names = clean_names(shown) if len(shown) < 60 else ()
                 if len(names) == 1:
                     return names
                 break
