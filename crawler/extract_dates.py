@@ -16,7 +16,7 @@ from dateutil import parser as _dateparser
 from htmldate import find_date
 from lxml.html import HtmlElement
 
-from crawler.extract_dom import clean, first_text, in_other_content, text_of
+from crawler.extract_dom import clean, first_text, following, in_other_content, text_of
 from crawler.extract_signals import Signals, ld_text
 
 MIN_YEAR = 1990  # the web news era; earlier years in pages are almost always something else
@@ -406,7 +406,7 @@ def _headline_date(tree: HtmlElement) -> str | None:
     h1 = tree.find(".//body//h1")
     if h1 is None:
         return None
-    for candidates in (islice(_following(h1), _AFTER_HEADLINE), islice(_preceding(h1), _BEFORE_HEADLINE)):
+    for candidates in (islice(following(h1), _AFTER_HEADLINE), islice(_preceding(h1), _BEFORE_HEADLINE)):
         for el in candidates:
             if len(el) > 3 or el.tag in ("script", "style", "a", "li") or len(el.text_content()) > 2000:
                 continue  # a container, a link, a list item or a block of text: not a dateline
@@ -416,16 +416,6 @@ def _headline_date(tree: HtmlElement) -> str | None:
                 if value:
                     return value
     return None
-
-
-def _following(el: HtmlElement) -> Iterator[HtmlElement]:
-    """The elements after `el` in document order, its own descendants excluded (XPath's following::*,
-    lazily: the XPath axis walks the rest of the document before its position filter)."""
-    node: HtmlElement | None = el
-    while node is not None:
-        for sibling in node.itersiblings():
-            yield from (n for n in sibling.iter() if isinstance(n.tag, str))
-        node = node.getparent()
 
 
 def _preceding(el: HtmlElement) -> Iterator[HtmlElement]:
