@@ -23,7 +23,7 @@ _WS = re.compile(r"\s+")
 # what bylines put before names: "By", "Von", "Posted by", "Veröffentlicht von", "Zeige alle Beiträge von"
 _LEAD_WORDS = (r"(?:autoren|autorinnen|post(?:ed)?|post\s+author|written|published|reported|reporting|story|words|text|texte|photos?|"
                r"veröffentlicht|eingestellt|erstellt|geschrieben|verfasst|publiziert|beitrag|beiträge|artikel|"
-               r"pressemitteilung|autor(?:in)?|authors?|auteur|autore|publié|écrit|rédigé|escrito|publicado|"
+               r"pressemitteilung|gastbeitrag|blogbeitrag|article|autor(?:in)?|authors?|auteur|autore|publié|écrit|rédigé|escrito|publicado|"
                r"scritto|pubblicato|redakteur(?:in)?|bericht|interview|more\s+from|mehr\s+von|über|about|à\s+propos\s+de|"
                r"gespeichert|redaktion(?=\s*:))")
 _PREFIX = re.compile(
@@ -42,6 +42,9 @@ _CUT = re.compile(
 # "Posted on September 21, 2020 by Jane Doe": a date first, then the byline
 _DATED_BY = re.compile(r"^[^|]{0,60}?\d[^|]{0,30}?\s(?:by|von|par|por|door)\s+(?=[A-ZÄÖÜÉ])")
 _SLASH_SPACE = re.compile(r"(?<=[^\s/])/\s+(?=\S)")
+# after a name, an author box's link to all of the author's articles: "Alle Artikel", "View all posts"
+_MORE_LINK = re.compile(r"\s+(?:(?:view|see|show)\s+)?(?:all|alle|more|mehr|weitere)\s+(?:artikel|articles|posts|beiträge|stories|texte)"
+                        r"\s*(?:[»›→>]\s*)?$", re.I)
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
 _HANDLE = re.compile(r"(?<!\w)@\w+")
 _URL = re.compile(r"^(?:https?:|www\.)|^\S+\.\w{2,4}/\S*$", re.I)
@@ -85,6 +88,7 @@ def clean_names(raw: str | None, *, max_names: int = 8) -> tuple[str, ...]:
     if not text or len(text) > 300 or _URL.search(text):
         return ()
     text = _SLASH_SPACE.sub("/", text)  # "wien.ORF.at/ Agenturen": a gap left by joining the texts of two elements
+    text = _MORE_LINK.sub("", text)  # "Jane Doe Alle Artikel": the author box's link to the author's page
     text = _EMAIL.sub(" ", text)
     text = _HANDLE.sub(" ", text)
     # a byline's first segment holds the names: "Jane Doe | April 14, 2021", "Jane Doe · 3 min read"
@@ -213,13 +217,17 @@ _TEXT_BYLINES = XPath(
     " or starts-with(normalize-space(.),'Par ') or starts-with(normalize-space(.),'Por ')"
     " or starts-with(normalize-space(.),'BY ') or starts-with(normalize-space(.),'VON ')"
     " or starts-with(normalize-space(.),'by ') or starts-with(normalize-space(.),'von ')"
-    # "Ein Artikel von Jane Doe", "Text von Jane Doe", "Posted by Jane Doe": a short lead, then the name
+    # "Ein Artikel von Jane Doe", "Text von Jane Doe", "Posted by Jane Doe", "Blog Beitrag von Jane Doe",
+    # "Gastbeitrag von Jane Doe", "Guest post by Jane Doe": a short lead naming the piece, then the name
     " or (string-length(normalize-space(.)) < 40 and (contains(., ' von ') or contains(., ' by ')"
     " or contains(., 'Autoren ') or contains(., 'Autorin ') or contains(., 'Autor '))"
     " and (starts-with(normalize-space(.),'Ein') or starts-with(normalize-space(.),'Text')"
     " or starts-with(normalize-space(.),'Post') or starts-with(normalize-space(.),'Written')"
     " or starts-with(normalize-space(.),'Gespeichert') or starts-with(normalize-space(.),'Veröffentlicht')"
-    " or starts-with(normalize-space(.),'Autor')))]]"
+    " or starts-with(normalize-space(.),'Autor') or starts-with(normalize-space(.),'Blog')"
+    " or starts-with(normalize-space(.),'Gast') or starts-with(normalize-space(.),'Guest')"
+    " or starts-with(normalize-space(.),'Beitrag') or starts-with(normalize-space(.),'Artikel')"
+    " or starts-with(normalize-space(.),'Article')))]]"
 )
 
 
@@ -229,11 +237,12 @@ _DATELINE = re.compile(r"^(?!(?:Der|Die|Das|Den|Dem|Ein|Eine|The|An?|Le|La|Les|E
                        r"\s*[-–—:]\s")
 _NEXT_TEXTS = XPath("following::text()[normalize-space()][position() <= 2]")
 _INNER_TEXTS = XPath("descendant::text()[normalize-space()][position() <= 2]")
-# "By Jane Doe", "Posted by jane", "| By ", "06.11.2023 13:30 von Olga", "Verfasst von:": a byline's grammar
-# at the start of a text node: only digits and separators before it, at most a verb of publishing
+# "By Jane Doe", "Posted by jane", "| By ", "06.11.2023 13:30 von Olga", "Verfasst von:", "Text von Jane Doe": a
+# byline's grammar at the start of a text node: only digits and separators before it, at most a verb of
+# publishing or the word for what was written
 _GRAMMAR = re.compile(  # "*+": what follows starts with a letter, so giving back separators never helps
     r"^[\d\s.,:/|·•—–-]*+(?:(?:posted|written|published|reported|gespeichert|verfasst|geschrieben|erstellt|"
-    r"veröffentlicht|eingestellt|publié|écrit|rédigé|publicado|escrito|publicada|escrita)\s+)?"
+    r"veröffentlicht|eingestellt|publié|écrit|rédigé|publicado|escrito|publicada|escrita|text|texte|words|story)\s+)?"
     r"(?:(?:by|von|par|por)\s*:?(?:\s+|$)"
     # or a label: "Redaktion: Jane Doe", "Autorin: ...", "责任编辑： 焦鹏"
     r"|(?:autor(?:in|en)?|authors?|auteurs?|autore|redaktion|verfasser(?:in)?|herausgeber(?:in)?|作者|责任编辑|编辑|记者)"
@@ -336,6 +345,9 @@ def _without_site(name: str, keys: set[str]) -> str:
     return " ".join(words)
 
 
+_ARTICLES = frozenset({"the", "der", "die", "das", "le", "la", "les", "el", "il", "lo", "het", "de"})
+
+
 def _names_site(name: str, keys: set[str]) -> bool:
     """"EFC Example Club" on example-club.de, "Die FURCHE" on furche.at, "Krimiblog-Archiv" on krimiblog.de:
     a name holding the site's name as whole words is the site, or its club or archive, not a person
@@ -347,7 +359,23 @@ def _names_site(name: str, keys: set[str]) -> bool:
         for j in range(i + 2, min(len(words), i + 3) + 1):
             if squash("".join(words[i:j])) in keys:
                 return True
+    if len(words) == 2 and words[0].casefold() in _ARTICLES and squash(words[1]) in keys:
+        return True  # "Die FURCHE" on furche.at, "The Example" on example.com: an article, then the site's name
     return any("-" in w and squash(w.split("-")[0]) in keys for w in words)
+
+
+# a description that opens with the person's first name and a surname: "Stefanus Stahl - Maschinenbauer ...",
+# "Jane Doe ist Redakteurin", "Jane Doe, editor": the surname runs to a dash, comma, colon, bracket or lower case
+_SURNAME_AFTER = r"\s+((?:(?:von|van|de|der|da|di|del|la|le)\s+)?[A-ZÄÖÜÉ][\w'’-]+)(?=\s*[-–—,:(]|\s+[a-zäöüß])"
+
+
+def _full_name(name: str | None, description: str | None) -> str | None:
+    """A Person's name given as a first name only ("Stefanus"), completed from its own description when that
+    opens with the full name ("Stefanus Stahl - Maschinenbauer, Abenteurer ...")."""
+    if not name or not description or len(name.split()) != 1 or not name[:1].isupper():
+        return name
+    m = re.match(re.escape(name) + _SURNAME_AFTER, description.strip())
+    return f"{name} {m.group(1)}" if m else name
 
 
 def _ld_authors(s: Signals, keys: set[str], *, persons: bool) -> tuple[str, ...]:
@@ -358,7 +386,7 @@ def _ld_authors(s: Signals, keys: set[str], *, persons: bool) -> tuple[str, ...]
             person = s.resolve(person)
             if isinstance(person, dict):
                 is_org = "organization" in str(person.get("@type", "")).lower()
-                raw = ld_text(person.get("name"))
+                raw = _full_name(ld_text(person.get("name")), ld_text(person.get("description")))
             else:
                 is_org, raw = False, ld_text(person)
             if raw and is_org != persons:
@@ -530,13 +558,29 @@ def _completes(name: str, other: str) -> bool:
         and any(w[:1].islower() and w not in _PARTICLES for w in words[len(other_words):])
 
 
+def _in_teaser(el: HtmlElement, text: str) -> bool:
+    """A byline of another article: in a link that holds more than the byline (a card linking to that
+    article: its headline, summary), or in an <article> inside an <aside>."""
+    node = el.getparent() if el.tag == "a" else el  # the author's name as a link is the byline itself
+    article = False
+    while node is not None and node.tag not in ("body", "html"):
+        tag = node.tag
+        if tag == "a" and len(clean(node.text_content())) > len(text) + 20:
+            return True
+        if tag == "aside" and article:
+            return True
+        article = article or tag == "article"
+        node = node.getparent()
+    return False
+
+
 def _element_names(source: str, elements: list[HtmlElement], max_length: int,
                    usable: Callable[[str | None], tuple[str, ...]], *, min_length: int = 3,
                    name_like: bool = False) -> Iterator[tuple[str, tuple[str, ...]]]:
     """(source, names) for each element whose text is a byline's length, outside other content."""
     for el in elements:
         raw = _byline_text(el)
-        if min_length <= len(raw) < max_length and not in_other_content(el):
+        if min_length <= len(raw) < max_length and not in_other_content(el) and not _in_teaser(el, raw):
             names = usable(raw)
             if name_like:
                 names = tuple(n for n in names if looks_like_name(n))

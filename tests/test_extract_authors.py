@@ -334,3 +334,81 @@ def test_post_author_comment_does_not_override_a_byline() -> None:
 def test_site_name_with_an_ampersand_is_one_name_not_two() -> None:
     head = '<meta property="og:site_name" content="Rain & Shine"><meta name="author" content="Rain & Shine">'
     assert authors(head, f"<p>By Jane Doe</p>{BODY}") == ("Jane Doe",)
+
+
+# ---- bylines of other articles: teaser cards and asides ----
+
+def test_byline_in_a_link_card_to_another_article_is_not_the_authors() -> None:
+    card = ('<a href="/world/other-story"><h3>Drought in the south</h3><p>Farmers wait for rain.</p>'
+            '<span class="author">Von John Roe</span></a>')
+    body = f'{card}{BODY}<p class="meta">Posted by <a href="/u/6">Jane Doe</a></p>'
+    assert authors("", body) == ("Jane Doe",)
+
+
+def test_author_name_as_a_link_is_still_the_byline() -> None:
+    body = f'<a href="/author/jane-doe"><span class="author">Jane Doe</span></a>{BODY}'
+    assert authors("", body) == ("Jane Doe",)
+
+
+def test_byline_of_an_article_in_an_aside_is_not_the_authors() -> None:
+    aside = '<aside><article><h3>Opinion</h3><footer><span class="author">John Roe</span></footer></article></aside>'
+    page_html = (f'<html lang="en"><head><meta charset="utf-8"></head><body>{aside}<main><h1>Rain returns</h1>'
+                 f'{BODY}<p>By <a href="/author/jane-doe">Jane Doe</a></p></main></body></html>')
+    assert extract(page_html, URL).authors == ("Jane Doe",)
+
+
+@pytest.mark.parametrize("meta_author", ["Die Furche", "The Furche"])
+def test_article_and_the_sites_name_is_the_site(meta_author: str) -> None:
+    head = f'<meta name="author" content="{meta_author}">'  # on furche.example: the site, not a person
+    page_html = page(head, f"<p>By Jane Doe</p>{BODY}")
+    assert extract(page_html, "https://www.furche.example/story-1").authors == ("Jane Doe",)
+
+
+# ---- the author box's own links, and leads naming the piece ----
+
+@pytest.mark.parametrize(("byline", "names"), [
+    ("Johanna Muster Alle Artikel", ("Johanna Muster",)),
+    ("Jane Doe View all posts", ("Jane Doe",)),
+    ("Jane Doe More articles »", ("Jane Doe",)),
+])
+def test_link_to_all_articles_after_the_name_goes(byline: str, names: tuple[str, ...]) -> None:
+    assert clean_names(byline) == names
+
+
+def test_author_box_with_a_link_to_all_articles() -> None:
+    body = (f'{BODY}<div class="teaser-box author short"><div class="title-small">Johanna Muster</div>'
+            '<div class="moreinfo"><a href="/search?author=johanna-muster">Alle Artikel</a></div></div>')
+    assert authors("", body, lang="de") == ("Johanna Muster",)
+
+
+@pytest.mark.parametrize("lead", ["Blog Beitrag von", "Gastbeitrag von", "Guest post by", "Article by"])
+def test_lead_naming_the_piece_wins_over_an_account_name(lead: str) -> None:
+    body = (f'<div class="submitted">Gespeichert von <span class="username">webmaster7</span></div>'
+            f"<p>{lead} Margarita Muster</p>{BODY}")
+    assert authors("", body, lang="de") == ("Margarita Muster",)
+
+
+@pytest.mark.parametrize(("credit", "names"), [
+    ("<p><em>Text von Christian Muster &nbsp; Illustration von Markus Roe</em></p>", ("Christian Muster",)),
+    ("<p>Words by Jane Doe, photos by John Roe</p>", ("Jane Doe",)),
+    ("<p>Story by Jane Doe</p>", ("Jane Doe",)),
+])
+def test_text_by_credit_names_the_author(credit: str, names: tuple[str, ...]) -> None:
+    assert authors("", credit + BODY, lang="de") == names
+
+
+# ---- JSON-LD: a first name completed by the person's own description ----
+
+@pytest.mark.parametrize(("description", "names"), [
+    ("Stefanus Stahl - Maschinenbauer, Abenteurer und Projektleiter.", ("Stefanus Stahl",)),
+    ("Stefanus Stahl ist Maschinenbauer.", ("Stefanus Stahl",)),
+    ("Stefanus writes about bikes.", ("Stefanus",)),               # no surname given
+    ("Stefanus Stahl Maschinenbauer und Abenteurer.", ("Stefanus",)),  # where the surname ends is unclear
+])
+def test_json_ld_first_name_completed_from_the_persons_description(description: str,
+                                                                   names: tuple[str, ...]) -> None:
+    person = {"@type": "Person", "@id": "https://news.example.com/#/person/1", "name": "Stefanus",
+              "description": description}
+    graph = {"@context": "https://schema.org", "@graph": [
+        {"@type": "NewsArticle", "headline": "Rain returns", "author": {"@id": person["@id"]}}, person]}
+    assert authors(jsonld(graph), BODY, lang="de") == names
