@@ -24,7 +24,7 @@ _WS = re.compile(r"\s+")
 _LEAD_WORDS = (r"(?:autoren|autorinnen|post(?:ed)?|post\s+author|written|published|reported|reporting|story|words|text|texte|photos?|"
                r"veröffentlicht|eingestellt|erstellt|geschrieben|verfasst|publiziert|beitrag|beiträge|artikel|"
                r"pressemitteilung|gastbeitrag|blogbeitrag|article|autor(?:in)?|authors?|auteur|autore|publié|écrit|rédigé|escrito|publicado|"
-               r"scritto|pubblicato|redakteur(?:in)?|bericht|interview|more\s+from|mehr\s+von|über|about|à\s+propos\s+de|"
+               r"scritto|pubblicato|redakteur(?:in)?|bericht|interview|more\s+from|mehr\s+von|über|about|[àa]\s+propos\s+de|"
                r"gespeichert|redaktion(?=\s*:))")
 _PREFIX = re.compile(
     rf"^(?:[^,;|]{{0,30}}?\b{_LEAD_WORDS}(?:\b|(?=[A-ZÄÖÜÉ]))(?:\s*(?:by|von|vom|par|por|da|de|door)\b)?\s*[:\-–—]?\s*"
@@ -75,6 +75,11 @@ _TRAILING_ROLE = re.compile(
     r"(?:writer|reporter|correspondent|editor|redakteur(?:in)?|korrespondent(?:in)?|journalist(?:in)?|"
     r"autor(?:in)?|contributor|staff)s?\)?))+$",
     re.I)
+_OCCUPATIONS = frozenset("""
+reporter reporterin redakteur redakteurin korrespondent korrespondentin journalist journalistin autor autorin
+editor writer correspondent columnist kolumnist kolumnistin rechtsanwalt rechtsanwältin fachanwalt fachanwältin
+anwalt anwältin attorney lawyer photographer fotograf fotografin
+""".split())
 _DEGREES = frozenset({"phd", "md", "mba", "msc", "bsc", "ma", "ba", "rd", "rn", "dr", "prof", "jr", "sr"})
 _PLACEHOLDERS = frozenset({"no author", "unknown author", "admin", "administrator", "name", "author",
                            "anonymous", "guest", "user", "staff", "editor", "gast"})
@@ -131,6 +136,9 @@ def _clean_one(piece: str) -> str | None:
     if not name or len(name) > 60:
         return None
     words = name.split()
+    if len(words) > 2 and words[0].casefold() in _OCCUPATIONS and looks_like_name(" ".join(words[1:])):
+        words = words[1:]  # "Rechtsanwalt Jane Doe", "Reporter Jane Doe": the occupation before a full name
+        name = " ".join(words)
     if len(words) > 6:
         return None
     lowered = name.casefold()
@@ -162,6 +170,8 @@ _AUTHOR_META = ("author", "article:author", "og:article:author", "parsely-author
                 "dc.creator", "dcterms.creator", "citation_author", "byl", "cxenseparse:author",
                 "article.author", "twitter:data1_author")
 _MAX_META_AUTHORS = 8
+# an organization giving its web address after its name: "Deutsche Welle (www.dw.com)"
+_OWN_DOMAIN = re.compile(r"\(\s*(?:https?://)?(?:www\.)?[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}/?\s*\)", re.I)
 _DOMAIN = re.compile(r"\w\.(?:com|org|net|info|de|at|ch|fr|es|it|uk|eu|io|pl|nl|be)\b", re.I)
 _BYLINES = XPath(  # what _bylines() finds, kept for a page with more than one <body>
     "//body//*[@class or @id or @rel]"
@@ -417,7 +427,11 @@ def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, 
         if len(candidates) > _MAX_CANDIDATES:
             break
     if not candidates:
-        return _sign_off(tree) or _post_author_comment(tree) or (fallback[0] if fallback else _copyright_holder(tree))
+        signed = _sign_off(tree) or _post_author_comment(tree)
+        if signed and all(squash(n) in keys for n in signed):  # the site's own account answering comments
+            fallback.append(signed)
+            signed = ()
+        return signed or _site_owner(tree, keys) or (fallback[0] if fallback else _copyright_holder(tree))
     first = 0
     if _weak(candidates[0]):  # a phrase or an organization: a later source may name the person
         first = next((i for i, names in enumerate(candidates) if not _weak(names)), 0)
@@ -512,6 +526,22 @@ def _copyright_holder(tree: HtmlElement) -> tuple[str, ...]:
     return ()
 
 
+_OWNED_BY = re.compile(r"^(.+?)\s+(?:by|von|par|por)\s+(.+)$")
+
+
+def _site_owner(tree: HtmlElement, keys: set[str]) -> tuple[str, ...]:
+    """A copyright notice naming the site and who runs it ("© Example Blog by Ramona"): on a blog, the author
+    (asked before the site itself is taken as the author)."""
+    for node in reversed(_COPYRIGHT_TEXTS(tree)[-5:]):
+        m = _COPYRIGHT.match(clean(node))
+        owned = _OWNED_BY.match(_COPYRIGHT_END.sub("", m.group(1)).strip()) if m else None
+        if owned and squash(owned.group(1)) in keys:
+            names = clean_names(owned.group(2))
+            if len(names) == 1 and looks_like_name(names[0]) and squash(names[0]) not in keys:
+                return names
+    return ()
+
+
 def refine(names: tuple[str, ...], others: list[tuple[str, ...]]) -> tuple[str, ...]:
     """The first source's names, completed where a later source says the same thing more fully.
 
@@ -588,6 +618,9 @@ def _element_names(source: str, elements: list[HtmlElement], max_length: int,
                 yield source, names
 
 
+_INLINE = frozenset({"a", "span", "b", "strong", "em", "i", "small", "abbr"})
+
+
 def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],
                       fallback: list[tuple[str, ...]]) -> Iterator[tuple[str, tuple[str, ...]]]:
     """(source, names) from each source in order of trust; names that only repeat the site's name go to
@@ -610,6 +643,9 @@ def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],
         values = s.meta.get(key, ())
         if len(values) > _MAX_META_AUTHORS:
             continue  # a list of cited works' authors, not the article's byline
+        if any(_OWN_DOMAIN.search(raw) for raw in values):  # "Deutsche Welle (www.dw.com)": the publisher
+            fallback.extend(clean_names(raw) for raw in values if clean_names(raw))
+            continue
         # one tag per author (<meta name="citation_author"> repeated): together they are the byline
         names = tuple(dict.fromkeys(n for raw in values for n in usable(raw)))
         if names:
@@ -636,7 +672,11 @@ def author_candidates(tree: HtmlElement, s: Signals, keys: set[str],
                 if names:
                     yield "label", names
         if following is not None:
-            names = usable(_byline_text(following))
+            raw = _byline_text(following)
+            tail = clean(following.tail or "")
+            if tail and following.tag in _INLINE and len(tail) < 60:
+                raw = f"{raw} {tail}"  # "Autor: <a href=...>Rechtsanwalt</a> Jane Doe": the name runs on
+            names = usable(raw)
             if names:
                 yield "label", names
     yield from _element_names("link", _AUTHOR_LINKS(tree)[:10], 80, usable)

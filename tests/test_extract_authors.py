@@ -412,3 +412,50 @@ def test_json_ld_first_name_completed_from_the_persons_description(description: 
     graph = {"@context": "https://schema.org", "@graph": [
         {"@type": "NewsArticle", "headline": "Rain returns", "author": {"@id": person["@id"]}}, person]}
     assert authors(jsonld(graph), BODY, lang="de") == names
+
+
+# ---- an organization's web address in the author tag; the site's owner in its copyright notice ----
+
+def test_meta_author_with_its_web_address_is_the_publisher() -> None:
+    head = '<meta name="author" content="Deutsche Welle (www.dw.com)">'
+    assert authors(head, f"<p>Auteur : Kossivi Muster</p>{BODY}", lang="fr") == ("Kossivi Muster",)
+    assert authors(head, BODY, lang="fr") == ("Deutsche Welle",)  # the last resort when no one else is named
+
+
+def owned_page(footer: str, comment: str = "") -> str:
+    return (f'<html lang="de"><head><meta charset="utf-8"><meta property="og:site_name" content="Stylegart">'
+            f'<meta name="author" content="stylegart"></head><body><main><article><h1>Naturkosmetik</h1>{BODY}'
+            f"{comment}</article></main><footer><ul><li>{footer}</li></ul></footer></body></html>")
+
+
+@pytest.mark.parametrize(("footer", "names"), [
+    ("© Stylegart by Ramona", ("Ramona",)),
+    ("© 2021 Stylegart von Ramona Muster", ("Ramona Muster",)),
+    ("© Stylegart", ("stylegart",)),                         # no owner named: the site itself
+    ("© Otherblog by Ramona", ("stylegart",)),               # another site's notice names no owner of this one
+])
+def test_site_owner_in_the_copyright_notice_before_the_site_itself(footer: str, names: tuple[str, ...]) -> None:
+    assert extract(owned_page(footer), "https://www.stylegart.example/post").authors == names
+
+
+def test_site_account_answering_comments_is_the_site_not_the_author() -> None:
+    comment = comments('<li class="comment byuser comment-author-stylegart bypostauthor"><p>Danke!</p></li>')
+    assert extract(owned_page("© Stylegart by Ramona", comment), "https://www.stylegart.example/post").authors \
+        == ("Ramona",)
+
+
+# ---- a label, then the name running on after a link; an occupation before a name ----
+
+def test_label_then_a_link_then_the_name() -> None:
+    body = f'{BODY}<div>Quelle: dpa<br><br>Autor: <a href="/rechtsanwalt/">Rechtsanwalt</a> Sebastian Muster</div>'
+    assert authors("", body, lang="de") == ("Sebastian Muster",)
+
+
+@pytest.mark.parametrize(("byline", "names"), [
+    ("Rechtsanwalt Sebastian Muster", ("Sebastian Muster",)),
+    ("Reporter Jane Doe", ("Jane Doe",)),
+    ("Reporter Doe", ("Reporter Doe",)),          # one word after it: maybe a name of two words
+    ("April Roach", ("April Roach",)),            # a month is no occupation
+])
+def test_occupation_before_a_full_name_goes(byline: str, names: tuple[str, ...]) -> None:
+    assert clean_names(byline) == names
