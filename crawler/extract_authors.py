@@ -303,9 +303,15 @@ def _grammar_bylines(tree: HtmlElement, usable: Callable[[str | None], tuple[str
             rest = texts[0].strip() if texts else ""
         if not rest or len(rest) > 80:
             continue
-        names = tuple(n for n in (_name_run(n) for n in usable(rest)) if n)
+        pieces = usable(rest)
+        runs = [_name_run(piece) for piece in pieces]
+        names = tuple(run for run in runs if run)
         if len(names) > 1 and all(len(n.split()) < 2 for n in names):
             continue  # "von Künstlern, Bands, DJs": a list of words in a sentence, not of people
+        # a later piece that runs into words in lower case describes the first ("Jane Doe, Projektleiterin
+        # der HSS in Tunesien"): an apposition, not a second name
+        names = tuple(run for i, (piece, run) in enumerate(zip(pieces, runs, strict=True))
+                      if run and (i == 0 or run == piece))
         if len(names) == 1 and not alone and names[0][:1].islower() \
                 and not _AFTER_HANDLE.match(rest[rest.find(names[0]) + len(names[0]):]):
             continue  # "made by human hands": an account name in running text is followed by a date or nothing
@@ -435,7 +441,25 @@ def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, 
     first = 0
     if _weak(candidates[0]):  # a phrase or an organization: a later source may name the person
         first = next((i for i, names in enumerate(candidates) if not _weak(names)), 0)
-    return refine(candidates[first], candidates[first + 1:] + fallback)
+    names = refine(candidates[first], candidates[first + 1:] + fallback)
+    return _owner_surname(tree, names, keys) if len(names) == 1 and len(names[0].split()) == 1 else names
+
+
+def _owner_surname(tree: HtmlElement, names: tuple[str, ...], keys: set[str]) -> tuple[str, ...]:
+    """"Henry" on steinhau.com, where the page also shows "Henry Steinhau": a first name completed by the
+    site's own name when the page writes them together as a name (a personal site named after its author;
+    "Matthias herrpfleger" is an account name after a first name, no surname)."""
+    name = names[0]
+    surnames = [k for k in keys if k.isalpha() and len(k) > 2 and k != name.casefold()]
+    if not name.isalpha() or not name[:1].isupper() or not surnames:
+        return names
+    text = tree.text_content()
+    for key in surnames:  # written as a name ("Steinhau", "STEINHAU"), not as an account ("Henry steinhau")
+        for m in re.finditer(rf"\b{re.escape(name)}\s+({re.escape(key)})\b", text, re.I):
+            shown = m.group(1)
+            if shown[:1].isupper():
+                return (f"{name} {shown.capitalize() if shown.isupper() else shown}",)
+    return names
 
 
 _LEGAL_FORM = re.compile(r"\b(?:e\.\s?V|GmbH|gGmbH|AG|SE|KG|Inc|Ltd|LLC|S\.A|SA|SARL|S\.L|plc|Corp)\.?$")
@@ -451,10 +475,12 @@ _PHRASE = re.compile(r":|\s[-–—]\s|\d|^[a-zà-ÿ]+\s+[a-zà-ÿ]+\s")
 
 
 # the last paragraph of its container, short, soon after a long one: where an article is signed
-# ("<p><em>Jane Doe</em></p>"; bold subheadings and "More information" headings have paragraphs after them)
+# ("<p><em>Jane Doe</em></p>"; bold subheadings and "More information" headings have paragraphs after them);
+# only footnotes may follow ("(1) Ces chiffres ...", "[1] ...", "* ...")
 _SIGN_OFFS = XPath("//body//p[string-length(normalize-space()) > 3][string-length(normalize-space()) < 40]"
                    "[preceding-sibling::*[position() <= 3][self::p][string-length(normalize-space()) > 120]]"
-                   "[not(following-sibling::p[normalize-space()])]")
+                   "[not(following-sibling::p[normalize-space()][not(starts-with(normalize-space(), '('))]"
+                   "[not(starts-with(normalize-space(), '['))][not(starts-with(normalize-space(), '*'))])]")
 
 
 def _sign_off(tree: HtmlElement) -> tuple[str, ...]:

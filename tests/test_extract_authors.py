@@ -459,3 +459,35 @@ def test_label_then_a_link_then_the_name() -> None:
 ])
 def test_occupation_before_a_full_name_goes(byline: str, names: tuple[str, ...]) -> None:
     assert clean_names(byline) == names
+
+
+def test_sign_off_followed_by_footnotes() -> None:
+    last = "<p>" + "The council will meet again next week to decide on the summer rules. " * 3 + "</p>"
+    notes = "<p>(1) These figures come from the national statistics office.</p><p>[2] Ibid.</p>"
+    assert authors("", BODY + last + '<p align="right"><em>Denis Muster</em></p>' + notes) == ("Denis Muster",)
+    # a paragraph of text after it: a heading or a caption, not a signature
+    assert authors("", BODY + last + '<p align="right"><em>Denis Muster</em></p><p>More rain is due.</p>') == ()
+
+
+@pytest.mark.parametrize(("byline", "names"), [
+    ("<p><strong>Autorin: Uta Muster, Projektleiterin der HSS in Tunesien.</strong></p>", ("Uta Muster",)),
+    ("<p><strong>Autoren: Uta Muster, Hans Roe</strong></p>", ("Uta Muster", "Hans Roe")),
+])
+def test_apposition_after_the_name_is_no_second_author(byline: str, names: tuple[str, ...]) -> None:
+    assert authors("", byline + BODY, lang="de") == names
+
+
+def owner_page(byline: str, elsewhere: str) -> str:
+    return (f'<html lang="de"><head><meta charset="utf-8"><title>Einmal zahlen – steinhau</title></head><body>'
+            f"<main><article><h1>Einmal zahlen</h1><p class='byline'>{byline}</p>{BODY}</article></main>"
+            f"<aside><h3>{elsewhere}</h3></aside></body></html>")
+
+
+@pytest.mark.parametrize(("elsewhere", "names"), [
+    ("MEHR VON HENRY STEINHAU", ("Henry Steinhau",)),
+    ("Henry Steinhau über Medien", ("Henry Steinhau",)),
+    ("Henry steinhau", ("Henry",)),          # an account name after the first name, not a surname
+    ("Henry Ford", ("Henry",)),              # someone else's surname: not the site's
+])
+def test_first_name_completed_by_the_personal_sites_name(elsewhere: str, names: tuple[str, ...]) -> None:
+    assert extract(owner_page("Von Henry", elsewhere), "http://www.steinhau.example/post").authors == names
