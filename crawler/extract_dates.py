@@ -250,6 +250,9 @@ _VISIBLE_DATE_CLASS = re.compile(r"date|Date|datum|time|publish|stand")
 # class words of elements kept from the reader's eyes (a date there is for machines, often the last change)
 _HIDDEN = re.compile(r"(?:^|\s)(?:hidden|hide|is-hidden|uk-hidden|element-hidden|d-none|invisible|"
                      r"rich-snippet-hidden)(?:$|\s)")  # not "hidden-xs" (small screens) nor "visually-hidden"
+# a class or id word of a box listing other stories like this one ("similar_threads", "similar-posts"); not
+# "related" nor "teaser" (on the dev set's even half they hid the article's own date as often as others')
+_OTHER_STORIES = re.compile(r"(?:^|[\s_-])similar(?=$|[\s_-])", re.I)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
@@ -276,7 +279,7 @@ def _date_votes(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) ->
             break
     for el in tree.iter("time"):
         value = iso_date(el.get("datetime"))
-        if value and not _hidden(el):
+        if value and not _hidden(el) and not _in_masthead(el):
             votes["time"] = value
         break
     for el in islice(_visible_dates(tree), 40):
@@ -323,20 +326,41 @@ def _after_headline(body: HtmlElement, text: str) -> int:
 
 def _elsewhere(el: HtmlElement) -> bool:
     """A date element that is not the article's as a reader sees it: in comments, forms, sidebars or the
-    page footer, in the site's navigation (where sites show today's date), or hidden (itself or its
-    parent: a machine-readable copy, often of the last change; hidden further up is page layout). An
-    <aside> inside the <article> is the article's own box of facts, not a sidebar."""
+    page footer, in the site's navigation or masthead (where sites show today's date), in a box of similar
+    stories, or hidden (itself or its parent: a machine-readable copy, often of the last change; hidden
+    further up is page layout). An <aside> inside the <article> is the article's own box of facts, not a
+    sidebar."""
     if _hidden(el) or (el.getparent() is not None and _hidden(el.getparent())):
         return True
     aside = None
     for node in el.iterancestors():
-        if node.tag == "nav":
+        if node.tag == "nav" or _OTHER_STORIES.search(f"{node.get('class') or ''} {node.get('id') or ''}"):
+            return True
+        if node.tag == "header" and _masthead(node):
             return True
         if node.tag == "aside" and aside is None:
             aside = node
         if node.tag == "article" and aside is not None:  # the article's own aside: judge from outside it
             return in_other_content(aside.getparent())
     return in_other_content(el)
+
+
+def _in_masthead(el: HtmlElement) -> bool:
+    return any(node.tag == "header" and _masthead(node) for node in el.iterancestors())
+
+
+def _masthead(header: HtmlElement) -> bool:
+    """Whether a <header> is the site's masthead, where sites show today's date: outside any <article> or
+    <main>, and without the page's headline (an <h1> there holds the site's logo, see _logo)."""
+    if any(node.tag in ("article", "main") for node in header.iterancestors()):
+        return False
+    return all(_logo(h1) for h1 in header.iter("h1"))
+
+
+def _logo(h1: HtmlElement) -> bool:
+    """An <h1> that is the site's logo, a link to its home page ("/"), not a headline."""
+    link = h1.find(".//a")
+    return link is not None and link.get("href") == "/"
 
 
 def _hidden(el: HtmlElement) -> bool:
@@ -415,7 +439,27 @@ def _headline_date(tree: HtmlElement) -> str | None:
                 value = _shown_date(el, text)
                 if value:
                     return value
+            elif el.tag == "p" and len(text) > 80:
+                value = _lead_dateline(text)
+                if value and not _elsewhere(el):
+                    return value
     return None
+
+
+# a paragraph that opens with its date: "29.11.2022 – Text", "(21. November 2022) Text",
+# "BERLIN, 14 April 2021 - Text", "Berlin (dpa), 14.04.2021: Text"
+_LEAD_PLACE = re.compile(r"^\(?(?:[^\W\d_][\w .'/()-]{0,40}?,\s*)?")
+_LEAD_END = re.compile(r"\)?\s*(?:[–—:|-]|\)\s)")
+
+
+def _lead_dateline(text: str) -> str | None:
+    """The date a paragraph opens with, as a dateline: a date (after a place name at most) followed by a
+    dash, colon or closing parenthesis."""
+    start = _LEAD_PLACE.match(text)
+    m = _ANY_DATE.match(text, start.end() if start else 0)
+    if m is None or not _LEAD_END.match(text, m.end()):
+        return None
+    return text_date(m.group(0))
 
 
 def _preceding(el: HtmlElement) -> Iterator[HtmlElement]:

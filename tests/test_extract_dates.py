@@ -241,3 +241,60 @@ def test_page_text_date_is_the_first_after_the_headline() -> None:
     assert _date_votes(tree, collect(tree), URL, False)["text"] == "2022-01-14"
     tree = load_html(page(before=before, article=article.replace("h1>", "h2>")))  # no headline: the first date
     assert _date_votes(tree, collect(tree), URL, False)["text"] == "2022-01-21"
+
+
+# ---- the site's masthead, boxes of similar stories, a lead paragraph's dateline ----
+
+def _votes(html: str) -> dict[str, str]:
+    tree = load_html(html)
+    return _date_votes(tree, collect(tree), URL, False)
+
+
+MASTHEAD = ('<header><h1><a href="/" class="logo">Example News</a></h1>'
+            '<span class="date">Wednesday, 26.02.2020</span><time datetime="2020-02-26">today</time></header>')
+
+
+def test_todays_date_in_the_site_masthead_does_not_vote() -> None:
+    html = (f'<html><head><meta name="date" content="2017-05-01T17:05:00+0200"></head><body>{MASTHEAD}'
+            f'<div class="content"><h2>Rain returns</h2>{BODY}</div></body></html>')
+    votes = _votes(html)
+    assert "visible" not in votes and "time" not in votes
+    assert extract(html, URL).published == "2017-05-01T17:05:00+02:00"
+
+
+def test_a_page_header_holding_the_headline_is_the_articles() -> None:
+    html = ('<html><body><header><h1>Rain returns</h1><span class="date">14.04.2021</span>'
+            f'<time datetime="2021-04-14">14 April</time></header><div>{BODY}</div></body></html>')
+    votes = _votes(html)
+    assert votes["visible"] == "2021-04-14" and votes["time"] == "2021-04-14"
+    # and a <header> inside the <article> is the article's own, logo or not
+    article = f'<header><h1><a href="/">Rain</a></h1><span class="date">14.04.2021</span></header>{BODY}'
+    assert _votes(page(article=article))["visible"] == "2021-04-14"
+
+
+def test_a_box_of_similar_stories_holds_their_dates() -> None:
+    similar = ('<ol class="similar_threads"><li><a href="/t/1">Update delayed</a> '
+               '<div class="dateblock">Last post: 18.10.2010, 23:08</div></li></ol>')
+    article = f'<h1>Update ships</h1><div class="byline"><span class="date">03.03.2011</span></div>{BODY}'
+    votes = _votes(page(before=similar, article=article, lang="de"))
+    assert votes["visible"] == "2011-03-03"
+
+
+def test_a_lead_paragraph_opening_with_its_date_is_the_dateline() -> None:
+    lead = ("29.11.2022 – Again and again the industry had pointed out the drawbacks of the planned law, "
+            "but the government went ahead with it.")
+    assert _votes(page(article=f"<h1>Rain returns</h1><p>{lead}</p>{BODY}"))["headline"] == "2022-11-29"
+    for opening in ("(21. November 2022) Consumers", "BERLIN, April 14, 2021 - Consumers",
+                    "Berlin (dpa), 14.04.2021: Consumers"):
+        text = f"{opening} get one price rise after the next, and the suppliers say there is more to come soon."
+        html = page(article=f"<h1>Rain returns</h1><p>{text}</p>{BODY}", lang="de")
+        assert _votes(html)["headline"] in ("2022-11-21", "2021-04-14"), opening
+
+
+def test_a_date_inside_a_lead_paragraph_is_no_dateline() -> None:
+    lead = ("The council decided on 29.11.2022 – after a long debate – that the ban on watering gardens will "
+            "be lifted, farmers said.")
+    assert "headline" not in _votes(page(article=f"<h1>Rain returns</h1><p>{lead}</p>{BODY}"))
+    lead = ("29.11.2022 was the day the council decided that the ban on watering gardens would be lifted, "
+            "farmers said on Tuesday.")
+    assert "headline" not in _votes(page(article=f"<h1>Rain returns</h1><p>{lead}</p>{BODY}"))
