@@ -437,12 +437,18 @@ def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, 
         if signed and all(squash(n) in keys for n in signed):  # the site's own account answering comments
             fallback.append(signed)
             signed = ()
-        return signed or _site_owner(tree, keys) or (fallback[0] if fallback else _copyright_holder(tree))
+        if signed:
+            return signed
+        notices = _copyright_notices(tree)
+        return _site_owner(notices, keys) or (fallback[0] if fallback else _copyright_holder(notices))
     first = 0
     if _weak(candidates[0]):  # a phrase or an organization: a later source may name the person
         first = next((i for i, names in enumerate(candidates) if not _weak(names)), 0)
     names = refine(candidates[first], candidates[first + 1:] + fallback)
     return _owner_surname(tree, names, keys) if len(names) == 1 and len(names[0].split()) == 1 else names
+
+
+_TEXTS_WITH = XPath("//body//text()[contains(., $a) or contains(., $b)]")
 
 
 def _owner_surname(tree: HtmlElement, names: tuple[str, ...], keys: set[str]) -> tuple[str, ...]:
@@ -453,9 +459,9 @@ def _owner_surname(tree: HtmlElement, names: tuple[str, ...], keys: set[str]) ->
     surnames = [k for k in keys if k.isalpha() and len(k) > 2 and k != name.casefold()]
     if not name.isalpha() or not name[:1].isupper() or not surnames:
         return names
-    text = tree.text_content()
+    texts = _TEXTS_WITH(tree, a=name, b=name.upper())  # lxml finds the few texts holding the name
     for key in surnames:  # written as a name ("Steinhau", "STEINHAU"), not as an account ("Henry steinhau")
-        for m in re.finditer(rf"\b{re.escape(name)}\s+({re.escape(key)})\b", text, re.I):
+        for m in (m for t in texts for m in re.finditer(rf"\b{re.escape(name)}\s+({re.escape(key)})\b", t, re.I)):
             shown = m.group(1)
             if shown[:1].isupper():
                 return (f"{name} {shown.capitalize() if shown.isupper() else shown}",)
@@ -536,15 +542,21 @@ _COPYRIGHT_END = re.compile(r"\s*(?:[.|•·,;]\s|\b(?:all rights|alle rechte|to
                             r"riproduzione riservata|derechos reservados|(?:19|20)\d\d\b|$).*$", re.I | re.S)
 
 
-def _copyright_holder(tree: HtmlElement) -> tuple[str, ...]:
-    """The last resort: whoever the page says holds its copyright ("© 2019 Jane Doe", "Copyright (c) 2012-
-    Example AG. All rights reserved."): on a personal site its author, on a company's its publisher. The
-    last notice counts: the page's own is in its footer, earlier ones credit photos."""
+def _copyright_notices(tree: HtmlElement) -> list[str]:
+    """Who the page's last copyright notices name as the holder, the last first: the page's own notice is in
+    its footer, earlier ones credit photos."""
+    holders = []
     for node in reversed(_COPYRIGHT_TEXTS(tree)[-5:]):
         m = _COPYRIGHT.match(clean(node))
-        if not m:
-            continue
-        holder = _COPYRIGHT_END.sub("", m.group(1)).strip()
+        if m:
+            holders.append(_COPYRIGHT_END.sub("", m.group(1)).strip())
+    return holders
+
+
+def _copyright_holder(notices: list[str]) -> tuple[str, ...]:
+    """The last resort: whoever the page says holds its copyright ("© 2019 Jane Doe", "Copyright (c) 2012-
+    Example AG. All rights reserved."): on a personal site its author, on a company's its publisher."""
+    for holder in notices:
         names = clean_names(holder) if holder and not _DOMAIN.search(holder) else ()
         if len(names) == 1 and looks_like_name(names[0]) and len(names[0]) > 2 and "/" not in names[0] \
                 and names[0].casefold() not in ("copyright", "alle rechte"):  # "Jane Doe/Getty Images": a photo
@@ -555,12 +567,11 @@ def _copyright_holder(tree: HtmlElement) -> tuple[str, ...]:
 _OWNED_BY = re.compile(r"^(.+?)\s+(?:by|von|par|por)\s+(.+)$")
 
 
-def _site_owner(tree: HtmlElement, keys: set[str]) -> tuple[str, ...]:
+def _site_owner(notices: list[str], keys: set[str]) -> tuple[str, ...]:
     """A copyright notice naming the site and who runs it ("© Example Blog by Ramona"): on a blog, the author
     (asked before the site itself is taken as the author)."""
-    for node in reversed(_COPYRIGHT_TEXTS(tree)[-5:]):
-        m = _COPYRIGHT.match(clean(node))
-        owned = _OWNED_BY.match(_COPYRIGHT_END.sub("", m.group(1)).strip()) if m else None
+    for holder in notices:
+        owned = _OWNED_BY.match(holder)
         if owned and squash(owned.group(1)) in keys:
             names = clean_names(owned.group(2))
             if len(names) == 1 and looks_like_name(names[0]) and squash(names[0]) not in keys:
