@@ -368,15 +368,39 @@ def _hidden(el: HtmlElement) -> bool:
             or _HIDDEN_STYLE.search(el.get("style") or "") is not None)
 
 
-def _shown_date(el: HtmlElement, text: str) -> str | None:
+def _shown_date(el: HtmlElement, text: str, short_year: bool = False) -> str | None:
     """The date in the text of a date element as a reader sees it: none if the element is not the
-    article's or hidden; hidden parts of it (machine-readable stamps, separators) left out."""
-    value = text_date(text)
+    article's or hidden; hidden parts of it (machine-readable stamps, separators) left out. With
+    `short_year`, a date with a two-digit year counts too."""
+    read = _text_or_short_year_date if short_year else text_date
+    value = read(text)
     if value is None or _elsewhere(el):
         return None
     if any(_hidden(n) for n in el.iterdescendants() if isinstance(n.tag, str)):
-        value = text_date(clean(_reader_text(el)))
+        value = read(clean(_reader_text(el)))
     return value
+
+
+def _text_or_short_year_date(text: str) -> str | None:
+    return text_date(text) or _short_year_date(text)
+
+
+# two-digit years, read only in the dateline by the headline, where a date is what is expected ("10.12.19",
+# "14 Gennaio 20"): elsewhere such numbers are as often versions, scores or another story's date
+_SHORT_YEAR_NUMERIC = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(\d{2})(?![\d.])")
+_SHORT_YEAR_DMY = re.compile(rf"\b(\d{{1,2}})\.?\s+({_MONTH_RE})\.?\s+'?(\d{{2}})(?![\d:.])", re.I)
+
+
+def _short_year_date(text: str) -> str | None:
+    """The first day-first date with a two-digit year in `text` ("19" is 2019, "95" 1995), as YYYY-MM-DD."""
+    for pattern, named in ((_SHORT_YEAR_NUMERIC, False), (_SHORT_YEAR_DMY, True)):
+        m = pattern.search(text)
+        if m:
+            d, mo, yy = m.groups()
+            day = _valid(int(yy) + (1900 if int(yy) >= 90 else 2000), _MONTHS[mo.lower()] if named else int(mo), int(d))
+            if day:
+                return day.isoformat()
+    return None
 
 
 def _reader_text(el: HtmlElement, depth: int = 0) -> str:
@@ -436,7 +460,7 @@ def _headline_date(tree: HtmlElement) -> str | None:
                 continue  # a container, a link, a list item or a block of text: not a dateline
             text = text_of(el)
             if 6 <= len(text) <= 80:
-                value = _shown_date(el, text)
+                value = _shown_date(el, text, short_year=True)
                 if value:
                     return value
             elif el.tag == "p" and len(text) > 80:

@@ -298,3 +298,17 @@ def test_a_date_inside_a_lead_paragraph_is_no_dateline() -> None:
     lead = ("29.11.2022 was the day the council decided that the ban on watering gardens would be lifted, "
             "farmers said on Tuesday.")
     assert "headline" not in _votes(page(article=f"<h1>Rain returns</h1><p>{lead}</p>{BODY}"))
+
+
+def test_dateline_by_the_headline_may_have_a_two_digit_year() -> None:
+    for dateline, day in (("10.12.19", "2019-12-10"), ("( Pescasseroli, 14 Gennaio 20 )", "2020-01-14"),
+                          ("Mo, 3.2.98 - 10:00", "1998-02-03")):
+        article = f"<h1>Rain returns</h1><p class='meta'>{dateline}</p>{BODY}"
+        assert _votes(page(article=article, lang="de"))["headline"] == day, dateline
+    # a four-digit year still comes first, and elsewhere a two-digit year is no date
+    article = "<h1>Rain returns</h1><p class='meta'>Version 1.2.19, 14.04.2021</p>" + BODY
+    assert _votes(page(article=article))["headline"] == "2021-04-14"
+    before = "<div class='date'>10.12.19</div>"
+    votes = _votes(page(before=before, article=f"<h2>Rain returns</h2>{BODY}"))
+    assert "visible" not in votes and "headline" not in votes
+    assert text_date("Version 10.12.19 is out") is None
