@@ -421,6 +421,30 @@ def _byline_text(el: HtmlElement) -> str:
 
 _MAX_CANDIDATES = 2  # sources consulted after the first one, to complete or confirm its names (more cost
 # time on every page and gained nothing on the dev set)
+_MAX_CONTESTED = 5  # when no later source confirms the first, how many are consulted in all for two that agree
+
+
+def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    return bool({fold(n) for n in a} & {fold(n) for n in b})
+
+
+def _confirmed(candidates: list[tuple[str, ...]]) -> bool:
+    """Whether a later source names one of the first source's names too."""
+    return any(_overlap(candidates[0], other) for other in candidates[1:])
+
+
+def _agreed(candidates: list[tuple[str, ...]], sources: list[str], first: int) -> int:
+    """The candidate to start from: `first`, unless no other source confirms it while two later sources of
+    different kinds (a label and a link, a meta tag and a byline) agree with each other on other names: two
+    independent witnesses outweigh one (a JSON-LD "Editorial Team" against "Blog Redaktion" shown twice)."""
+    if any(_overlap(candidates[first], other) for i, other in enumerate(candidates) if i != first):
+        return first
+    for i in range(first + 1, len(candidates)):
+        for j in range(i + 1, len(candidates)):
+            if sources[i] != sources[j] and {fold(n) for n in candidates[i]} == {fold(n) for n in candidates[j]} \
+                    and not _weak(candidates[i]):
+                return i
+    return first
 
 
 def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, ...]:
@@ -428,9 +452,11 @@ def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, 
     completed by later sources that agree with it (see `refine`)."""
     fallback: list[tuple[str, ...]] = []
     candidates: list[tuple[str, ...]] = []
-    for _source, names in author_candidates(tree, s, keys, fallback):
+    sources: list[str] = []
+    for source, names in author_candidates(tree, s, keys, fallback):
         candidates.append(names)
-        if len(candidates) > _MAX_CANDIDATES:
+        sources.append(source)
+        if len(candidates) > _MAX_CANDIDATES and (len(candidates) > _MAX_CONTESTED or _confirmed(candidates)):
             break
     if not candidates:
         signed = _sign_off(tree) or _post_author_comment(tree)
@@ -444,6 +470,7 @@ def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, 
     first = 0
     if _weak(candidates[0]):  # a phrase or an organization: a later source may name the person
         first = next((i for i, names in enumerate(candidates) if not _weak(names)), 0)
+    first = _agreed(candidates, sources, first)
     names = refine(candidates[first], candidates[first + 1:] + fallback)
     return _owner_surname(tree, names, keys) if len(names) == 1 and len(names[0].split()) == 1 else names
 

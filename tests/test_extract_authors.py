@@ -491,3 +491,22 @@ def owner_page(byline: str, elsewhere: str) -> str:
 ])
 def test_first_name_completed_by_the_personal_sites_name(elsewhere: str, names: tuple[str, ...]) -> None:
     assert extract(owner_page("Von Henry", elsewhere), "http://www.steinhau.example/post").authors == names
+
+
+# ---- two sources that agree outweigh a first one that nothing confirms ----
+
+def test_two_agreeing_sources_outweigh_an_unconfirmed_json_ld_author() -> None:
+    body = (f'<div class="category">Lautsprecher | Heimkino</div>{BODY}'
+            '<div class="author-info"><h4>Autor:</h4><h4><a href="/author/redaktion/">Example Blog Redaktion</a></h4></div>')
+    assert authors(article_ld("Example Editorial Team"), body, lang="de") == ("Example Blog Redaktion",)
+
+
+def test_json_ld_author_confirmed_by_one_source_stays() -> None:
+    body = (f'<p class="byline">By Jane Doe</p>{BODY}'
+            '<p>Autor: <a href="/author/john-roe/">John Roe</a></p><a href="/author/john-roe/">John Roe</a>')
+    assert authors(article_ld("Jane Doe"), body) == ("Jane Doe",)
+
+
+def test_one_dissenting_source_does_not_outweigh_json_ld() -> None:
+    body = f'<span class="author">John Roe</span>{BODY}'
+    assert authors(article_ld("Jane Doe"), body) == ("Jane Doe",)
