@@ -54,6 +54,7 @@ def page_links(tree: _Element, base_url: str, page_url: str, skip: Container[str
     here = canonicalize_url(page_url)
     links: dict[str, Link] = {}
     done: set[str] = {here}
+    pagers: dict[_Element, bool] = {}     # element -> inside a pager (shared by the links of one nav)
     for a in tree.iter("a"):
         href = (a.get("href") or "").strip()
         if not href or href.lower().startswith(_NOT_FOLLOWED):
@@ -69,7 +70,7 @@ def page_links(tree: _Element, base_url: str, page_url: str, skip: Container[str
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or parts.path.lower().endswith(SKIP_EXTENSIONS):
             continue
-        links[url] = Link(url, is_pagination(a, url, here))
+        links[url] = Link(url, is_pagination(a, url, here, pagers))
     return list(links.values())
 
 
@@ -85,8 +86,9 @@ def announced_feeds(tree: _Element, base_url: str) -> list[str]:
     return list(feeds)
 
 
-def is_pagination(a: _Element, url: str, here: str) -> bool:
-    """True for a link to another page of the same listing (rel=next/prev, a pager, ?page=N, /page/N)."""
+def is_pagination(a: _Element, url: str, here: str, pagers: dict[_Element, bool] | None = None) -> bool:
+    """True for a link to another page of the same listing (rel=next/prev, a pager, ?page=N, /page/N).
+    ``pagers`` memoizes the pager test of ancestors across the links of one page (pass the same dict)."""
     rel = (a.get("rel") or "").lower().split()
     if "next" in rel or "prev" in rel or "previous" in rel:
         return True
@@ -96,8 +98,19 @@ def is_pagination(a: _Element, url: str, here: str) -> bool:
             return True
         if _PAGE_PATH.search(target.path) and target.path.startswith(_PAGE_PATH.sub("", current.path)):
             return True
-    for parent in a.iterancestors():
-        marker = f"{parent.get('class') or ''} {parent.get('id') or ''}".lower()
-        if "pagination" in marker or "pager" in marker or "paging" in marker:
-            return True
-    return False
+    return _in_pager(a.getparent(), {} if pagers is None else pagers)
+
+
+def _in_pager(element: _Element | None, memo: dict[_Element, bool]) -> bool:
+    """Whether ``element`` or an ancestor has a pager's class or id; each element is looked at once."""
+    chain: list[_Element] = []
+    while element is not None and element not in memo:
+        chain.append(element)
+        element = element.getparent()
+    inside = memo[element] if element is not None else False
+    for node in reversed(chain):           # from the top down: inside once any ancestor is a pager
+        if not inside:
+            marker = f"{node.get('class') or ''} {node.get('id') or ''}".lower()
+            inside = "pagination" in marker or "pager" in marker or "paging" in marker
+        memo[node] = inside
+    return inside
