@@ -131,6 +131,12 @@ LIMITS_RESPONSE_TIME = 45.0
 # the page in memory); a larger page gets the tree of its first LIMITS_PARSE_MAX_SIZE bytes, and the links of the
 # rest are streamed (all of them kept). 0: no limit.
 LIMITS_PARSE_MAX_SIZE = 4 * 1024 * 1024
+# spiders.news: the news spider parses pages and reads their kind and links in a helper process
+# (crawler.sidecar), which puts a second core to work beside the reactor thread. "auto": on when extraction
+# is off (archive mode, --no-extract) on a machine with 2 cores or more; with extraction on, the extraction
+# pool has the other cores. A page the helper has no room for right now (or over 1 MiB) is analysed in the
+# crawl process, as with False.
+SPIDER_ANALYSIS_PROCESS = "auto"
 # A body cut short by the server (Content-Length not reached, connection reset) is archived as received
 # and marked WARC-Truncated: length, instead of being thrown away.
 DOWNLOAD_FAIL_ON_DATALOSS = False

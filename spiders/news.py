@@ -20,25 +20,28 @@ middleware but yields no item.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import scrapy
-from lxml.etree import _Element
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Request, Response, TextResponse
-from scrapy.utils.response import get_base_url
+from scrapy.settings import BaseSettings
+from scrapy.utils.reactor import is_asyncio_reactor_installed
 
 from crawler.items import PageItem
-from crawler.pagekind import classify, url_hint
-from crawler.pagetree import page_tree
+from crawler.pagekind import url_hint
+from crawler.sidecar import Sidecar, SidecarError
 from crawler.urls import Scope, canonicalize_url, registered_domain
-from spiders.links import announced_feeds, page_links
+from spiders.analysis import PageAnalysis, analyze_response, response_type
 from spiders.listings import parse_feed, parse_sitemap, robots_sitemaps
 from spiders.options import SpiderOptions
 from spiders.seeds import BodyError, Kind, detect_kind, xml_body
@@ -62,6 +65,17 @@ def _content_type(response: Response) -> str:
 
 def _utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _analysis_process(settings: BaseSettings) -> bool:
+    """SPIDER_ANALYSIS_PROCESS: "auto" is on when extraction is off (archive mode: the second core is
+    free) on a machine with two cores or more; with extraction on, its pool has the other cores."""
+    value = settings.get("SPIDER_ANALYSIS_PROCESS", "auto")
+    if str(value).lower() == "auto":
+        on = not settings.getbool("EXTRACT_ENABLED") and (os.cpu_count() or 1) > 1
+    else:
+        on = settings.getbool("SPIDER_ANALYSIS_PROCESS")
+    return on
 
 
 class NewsSpider(scrapy.Spider):
@@ -101,6 +115,7 @@ class NewsSpider(scrapy.Spider):
         self._robots_requested: set[str] = set()
         self._max_gunzip = 0
         self._max_tree = 0                                # LIMITS_PARSE_MAX_SIZE (crawler.pagetree)
+        self._sidecar: Sidecar | None = None              # page analysis in a helper process (from_crawler)
         # Newest sitemap/feed date per URL over every listing of this run: crawler.incremental's revisit
         # policy reads it when the request is downloaded, so a later listing's newer date still counts.
         self.listing_dates = ListingDates()
@@ -111,7 +126,25 @@ class NewsSpider(scrapy.Spider):
         spider._max_gunzip = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         spider._max_tree = crawler.settings.getint("LIMITS_PARSE_MAX_SIZE")
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        if _analysis_process(crawler.settings):
+            spider._sidecar = Sidecar("spiders.analysis:analyze", name="page-analysis")
+            crawler.signals.connect(spider._start_sidecar, signal=signals.spider_opened)
+            crawler.signals.connect(spider._stop_sidecar, signal=signals.spider_closed)
         return spider
+
+    def _start_sidecar(self, spider: scrapy.Spider) -> None:
+        if spider is self and self._sidecar is not None:
+            if is_asyncio_reactor_installed():
+                self._sidecar.start()
+            else:                                 # it answers on the asyncio event loop
+                self.logger.info("SPIDER_ANALYSIS_PROCESS needs Twisted's asyncio reactor: pages are analysed "
+                                 "in the crawl process")
+                self._sidecar = None
+
+    def _stop_sidecar(self, spider: scrapy.Spider) -> None:
+        if spider is self and self._sidecar is not None:
+            self._sidecar.close()
+            self._count_value("news/analysed_in_process", self._sidecar.done)
 
     # --- requests -------------------------------------------------------------------------------------
 
@@ -152,34 +185,42 @@ class NewsSpider(scrapy.Spider):
         if crawler is not None and crawler.stats is not None:
             crawler.stats.inc_value(key)
 
+    def _count_value(self, key: str, value: int) -> None:
+        crawler = getattr(self, "crawler", None)
+        if crawler is not None and crawler.stats is not None:
+            crawler.stats.set_value(key, value)
+
     def _on_idle(self, spider: scrapy.Spider) -> None:
         if spider is self and self._limit_reached:
             raise CloseSpider("max_pages")
 
     # --- callbacks ------------------------------------------------------------------------------------
 
-    def parse_seed(self, response: Response) -> Iterator[Any]:
+    def parse_seed(self, response: Response) -> Iterable[Any] | AsyncIterator[Any]:
         """A seed's response: what it is decides what the crawl does next."""
         return self.parse(response)
 
-    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+    def parse(self, response: Response, **kwargs: Any) -> Iterable[Any] | AsyncIterator[Any]:
+        """Items and requests of a response: an iterable, or an async one while the page is analysed in
+        the helper process (Scrapy takes either from a callback)."""
         content_type = _content_type(response)
+        first: list[Request] = []
         if response.meta.get(ROLE, "seed") == "seed":
-            yield from self._widen_scope(response)
+            first.extend(self._widen_scope(response))
         try:
             kind = detect_kind(response.body, content_type, self._max_gunzip)
         except BodyError as exc:
             self.logger.error(f"skipping {response.url}: {exc}")
-            return
+            return first
         self._count(f"news/responses/{kind.value}")
         if kind in (Kind.SITEMAP, Kind.SITEMAP_INDEX, Kind.FEED):
             if response.meta.get(COUNTED):      # a listing is not a page: give the unit back
                 self._pages -= 1
-            yield from self._parse_listing(response, kind)
-        elif kind is Kind.HTML and isinstance(response, TextResponse):
-            yield from self._parse_html(response)
-        else:
-            self.logger.debug(f"not HTML, no item: {response.url} ({content_type or 'no Content-Type'})")
+            return chain(first, self._parse_listing(response, kind))
+        if kind is Kind.HTML and isinstance(response, TextResponse):
+            return self._parse_html(response, first)
+        self.logger.debug(f"not HTML, no item: {response.url} ({content_type or 'no Content-Type'})")
+        return first
 
     def _widen_scope(self, response: Response) -> Iterator[Request]:
         """A seed redirected to another registered domain (example.com -> example.net): the site lives
@@ -251,13 +292,48 @@ class NewsSpider(scrapy.Spider):
             if request is not None:
                 yield request
 
-    def _parse_html(self, response: TextResponse) -> Iterator[Any]:
-        tree: _Element = page_tree(response, self._max_tree)   # memory bounded on a 20 MB page
-        kind = classify(tree, response.url, pattern=self.article_pattern)
+    def _parse_html(self, response: TextResponse, first: list[Request]) -> Iterable[Any] | AsyncIterator[Any]:
+        """The page's item and links, from ``spiders.analysis``: in the helper process when it has room
+        for the page (the callback then awaits it), else here."""
+        links = response.meta.get(ROLE, "seed") == "seed" or bool(response.meta.get(FOLLOW))
+        future = None
+        if self._sidecar is not None:
+            pattern = self.article_pattern
+            future = self._sidecar.submit(
+                response.body, response.url, response.encoding, response_type(response), self._max_tree,
+                pattern.pattern if pattern else None, pattern.flags if pattern else 0, links,
+            )
+        if future is None:
+            return chain(first, self._page_output(response, self._analyze_here(response, links)))
+        return self._page_output_later(response, first, future, links)
+
+    def _analyze_here(self, response: TextResponse, links: bool) -> PageAnalysis:
+        return analyze_response(response, max_tree=self._max_tree, pattern=self.article_pattern, links=links,
+                                skip=self._seen)
+
+    async def _page_output_later(
+        self, response: TextResponse, first: list[Request], future: asyncio.Future[Any], links: bool
+    ) -> AsyncIterator[Any]:
+        for request in first:
+            yield request
+        try:
+            analysis = PageAnalysis.of(await future)
+        except SidecarError as exc:
+            if self._sidecar is not None and not self._sidecar.dead:   # (its death is logged once, as an error)
+                self.logger.warning(f"analysing {response.url} in the helper process failed ({exc}); again here")
+            analysis = self._analyze_here(response, links)
+        for out in self._page_output(response, analysis):
+            yield out
+
+    def _page_output(self, response: TextResponse, analysis: PageAnalysis) -> Iterator[Any]:
+        kind = analysis.kind
         self._count(f"news/items/{kind}")
         yield self._item(response, kind)
-        if kind == "article":
-            self._note_canonical(tree, response)
+        # An article fetched under another URL than its rel=canonical one (an old path, a query string):
+        # the canonical URL counts as fetched. Only for articles, whose canonical link is specific; some
+        # sites point every listing's canonical at the home page.
+        if analysis.canonical and self.scope.in_domain(analysis.canonical):
+            self._seen.add(analysis.canonical)
         role = response.meta.get(ROLE, "seed")
         if role == "seed":
             follow = self.options.follow or kind == "page"
@@ -266,22 +342,12 @@ class NewsSpider(scrapy.Spider):
         if not follow:
             return
         # Links before listings: under max_pages the budget goes to pages this page links to first.
-        yield from self._follow_links(response, tree)
+        yield from self._follow_links(response, analysis)
         if role == "seed":
             origin = _origin(response.url)
             self._discover.add(origin)
             yield from self._robots_txt(origin)       # the seed may have moved (http -> https, www.)
             yield from self._robots_requests(origin)
-
-    def _note_canonical(self, tree: _Element, response: TextResponse) -> None:
-        """An article fetched under another URL than its ``rel=canonical`` one (an old path, a query
-        string): the canonical URL counts as fetched. Only for articles, whose canonical link is
-        specific; some sites point every listing's canonical at the home page."""
-        for link in tree.iterfind(".//link[@rel='canonical'][@href]"):
-            url = self._canonical(urljoin(get_base_url(response), link.get("href", "").strip()))
-            if url and self.scope.in_domain(url):
-                self._seen.add(url)
-            return
 
     def _item(self, response: TextResponse, kind: str) -> PageItem:
         headers = [
@@ -316,14 +382,14 @@ class NewsSpider(scrapy.Spider):
             self.logger.debug(f"ignoring malformed URL {url!r}")
             return None
 
-    def _follow_links(self, response: TextResponse, tree: _Element) -> Iterator[Request]:
-        base = get_base_url(response)
+    def _follow_links(self, response: TextResponse, analysis: PageAnalysis) -> Iterator[Request]:
         hops = int(response.meta.get(HOPS, 0))
         max_depth = self.options.max_depth
+        seen = self._seen
         links = [
-            (link.url, hops if link.pagination else hops + 1)
-            for link in page_links(tree, base, response.url, skip=self._seen)
-            if self.scope.allows(link.url)
+            (url, hops if pagination else hops + 1)
+            for url, pagination in analysis.links
+            if url not in seen and self.scope.allows(url)
         ]
         # Article-shaped links first: when max_pages cuts the crawl short, it has archived articles.
         links.sort(key=lambda pair: not url_hint(pair[0], self.article_pattern))
@@ -334,7 +400,7 @@ class NewsSpider(scrapy.Spider):
                     yield request
         if max_depth is not None and hops + 1 > max_depth:
             return
-        for url in announced_feeds(tree, base):
+        for url in analysis.feeds:
             if self.scope.in_domain(url) and not any(p.search(url) for p in self.scope.deny):
                 request = self._request(url, role="listing", follow=True, hops=hops + 1)
                 if request is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,28 @@ def test_unknown_engine_is_a_one_line_error(demo_site: Any, tmp_path: Path) -> N
                "-s", "EXTRACT_ENGINE=turbo", "--max-pages", "1")
     assert proc.returncode != 0
     assert "EXTRACT_ENGINE must be one of default, fast" in proc.stderr + proc.stdout
+
+
+def _analysed_in_process(data_dir: Path) -> int:
+    log = next((data_dir / "runs").glob("*.log")).read_text(encoding="utf-8")
+    found = re.search(r"'news/analysed_in_process': (\d+)", log)
+    return int(found.group(1)) if found else 0
+
+
+def test_archive_mode_analyses_pages_in_a_helper_process_with_the_same_result(demo_site: Any,
+                                                                              tmp_path: Path) -> None:
+    """SPIDER_ANALYSIS_PROCESS ("auto": on in archive mode with 2+ cores) finds the same pages, kinds and
+    links as the analysis on the reactor thread."""
+    crawled = {}
+    for name, extra in (("helper", ("-s", "SPIDER_ANALYSIS_PROCESS=True")),
+                        ("here", ("-s", "SPIDER_ANALYSIS_PROCESS=False"))):
+        data_dir = tmp_path / name
+        crawl(demo_site, data_dir, "--no-extract", *extra)
+        assert_captures_read_back(data_dir)
+        crawled[name] = {r["url"]: r["kind"] for r in records(data_dir)}
+        if name == "helper":
+            assert _analysed_in_process(data_dir) > len(demo_site.truth) / 2
+        else:
+            assert _analysed_in_process(data_dir) == 0
+    assert crawled["helper"] == crawled["here"]
+    assert {t.url for t in demo_site.truth} <= set(crawled["helper"])
