@@ -14,6 +14,7 @@ from typing import Any
 
 from dateutil import parser as _dateparser
 from htmldate import find_date
+from lxml.etree import Element
 from lxml.html import HtmlElement
 
 from crawler.extract_dom import clean, first_text, following, in_other_content, text_of
@@ -317,11 +318,32 @@ def _date_votes(tree: HtmlElement, s: Signals, url: str, date_fallback: bool) ->
 
 
 def _after_headline(body: HtmlElement, text: str) -> int:
-    """Where the page text reaches the headline (the first <h1>), 0 without one: a date in the text
-    before it is the navigation's or the masthead's (today's), after it the article's dateline."""
+    """Where the page text reaches the headline (the first <h1>): a date in the text before it is the
+    navigation's or the masthead's (today's), after it the article's dateline. Without an <h1>, where the
+    text leaves the site's masthead, if the page has one, else 0."""
     h1 = body.find(".//h1")
-    heading = " ".join(h1.text_content().split())[:40] if h1 is not None else ""
+    if h1 is None:
+        return _after_masthead(body, text)
+    heading = " ".join(h1.text_content().split())[:40]
     return max(text.find(heading), 0) if heading else 0
+
+
+def _after_masthead(body: HtmlElement, text: str) -> int:
+    """Where the page text (`first_text` of `body`) leaves the first <header> if that is the site's masthead,
+    else 0: found by the end of the header's last piece of visible text."""
+    header = body.find(".//header")
+    if header is None or not _masthead(header):
+        return 0
+    last = ""
+    for node in header.iter(Element):  # as first_text reads it: no scripts or styles, nor the text after them
+        if node.tag in ("script", "style", "noscript"):
+            continue
+        for part in (node.text, node.tail if node is not header else None):
+            if part and not part.isspace():
+                last = part
+    last = last.strip()[-30:]
+    at = text.find(last) if last else -1
+    return at + len(last) if at >= 0 else 0
 
 
 def _elsewhere(el: HtmlElement) -> bool:

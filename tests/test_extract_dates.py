@@ -312,3 +312,13 @@ def test_dateline_by_the_headline_may_have_a_two_digit_year() -> None:
     votes = _votes(page(before=before, article=f"<h2>Rain returns</h2>{BODY}"))
     assert "visible" not in votes and "headline" not in votes
     assert text_date("Version 10.12.19 is out") is None
+
+
+def test_without_a_headline_the_page_text_is_read_from_the_end_of_the_masthead() -> None:
+    html = (f'<html><body>{MASTHEAD.replace("<h1>", "<div>").replace("</h1>", "</div>")}'
+            '<div class="content"><h2>Rain returns</h2><p>Jane Doe, 14 January 2022</p>'
+            f'{BODY}</div></body></html>')
+    assert _votes(html)["text"] == "2022-01-14"
+    # a page header that is not a masthead (inside <main>) is read as before
+    html = html.replace("<header>", "<main><header>").replace("</body>", "</main></body>")
+    assert _votes(html)["text"] == "2020-02-26"
