@@ -21,7 +21,8 @@ from crawler.extract_signals import Signals, ld_list, ld_text
 
 _WS = re.compile(r"\s+")
 # what bylines put before names: "By", "Von", "Posted by", "Veröffentlicht von", "Zeige alle Beiträge von"
-_LEAD_WORDS = (r"(?:autoren|autorinnen|post(?:ed)?|post\s+author|written|published|reported|reporting|story|words|text|texte|photos?|"
+_LEAD_WORDS = (r"(?:autoren|autorinnen|post(?:ed)?|post\s+author|written|published|reported|reporting|story|words|"
+               r"(?:text|words)\s*(?:&|\+|/|und|and|et)\s*(?:fotos?|photos?|bild(?:er)?|images?)|text|texte|photos?|"
                r"veröffentlicht|eingestellt|erstellt|geschrieben|verfasst|publiziert|beitrag|beiträge|artikel|"
                r"pressemitteilung|gastbeitrag|blogbeitrag|article|autor(?:in)?|authors?|auteur|autore|publié|écrit|rédigé|escrito|publicado|"
                r"scritto|pubblicato|redakteur(?:in)?|bericht|interview|more\s+from|mehr\s+von|über|about|[àa]\s+propos\s+de|"
@@ -37,7 +38,7 @@ _CUT = re.compile(
     r"|(?<=[a-zäöüß])(?:Mo|Di|Mi|Do|Fr|Sa|So|Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b.*$"
     r"|\s(?:Mo|Di|Mi|Do|Fr|Sa|So|Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s*[.,]?\s*$"
     r"|\s(?:said|says|sagt|schreibt|wrote|writes)\b.*$|\s(?:at|am|on|um)\s*$"
-    r"|\s(?:[Ii]llustrations?|[Ff]otos?|[Pp]hotos?|[Bb]ilder?|[Gg]rafik|[Vv]ideo)\b.*$|\s*\(.*$",
+    r"|\s(?:[Ii]llustrations?|[Ff]otos?|[Pp]hotos?|[Bb]ild(?:er)?|[Gg]rafik|[Vv]ideo)\b.*$|\s*\(.*$",
     re.S)
 # "Posted on September 21, 2020 by Jane Doe": a date first, then the byline
 _DATED_BY = re.compile(r"^[^|]{0,60}?\d[^|]{0,30}?\s(?:by|von|par|por|door)\s+(?=[A-ZÄÖÜÉ])")
@@ -254,8 +255,9 @@ _GRAMMAR = re.compile(  # "*+": what follows starts with a letter, so giving bac
     r"^[\d\s.,:/|·•—–-]*+(?:(?:posted|written|published|reported|gespeichert|verfasst|geschrieben|erstellt|"
     r"veröffentlicht|eingestellt|publié|écrit|rédigé|publicado|escrito|publicada|escrita|text|texte|words|story)\s+)?"
     r"(?:(?:by|von|par|por)\s*:?(?:\s+|$)"
-    # or a label: "Redaktion: Jane Doe", "Autorin: ...", "责任编辑： 焦鹏"
-    r"|(?:autor(?:in|en)?|authors?|auteurs?|autore|redaktion|verfasser(?:in)?|herausgeber(?:in)?|作者|责任编辑|编辑|记者)"
+    # or a label: "Redaktion: Jane Doe", "Autorin: ...", "Text & Fotos: ...", "责任编辑： 焦鹏"
+    r"|(?:autor(?:in|en)?|authors?|auteurs?|autore|redaktion|verfasser(?:in)?|herausgeber(?:in)?|作者|责任编辑|编辑|记者"
+    r"|text(?:\s*(?:&|\+|/|und|and)\s*(?:fotos?|photos?|bild(?:er)?))?)"
     r"\s*[:：]\s*)",
     re.I)
 # a dateline, then a name and nothing else: "04.02.2022 | 13:10 Uhr | Jane Doe", "April 14, 2021 - Jane Doe"

@@ -510,3 +510,20 @@ def test_json_ld_author_confirmed_by_one_source_stays() -> None:
 def test_one_dissenting_source_does_not_outweigh_json_ld() -> None:
     body = f'<span class="author">John Roe</span>{BODY}'
     assert authors(article_ld("Jane Doe"), body) == ("Jane Doe",)
+
+
+@pytest.mark.parametrize(("credit", "names"), [
+    ("Text & Fotos: Ivan Muster", ("Ivan Muster",)),
+    ("Text und Bild: Jane Doe", ("Jane Doe",)),
+    ("Words and photos by Jane Doe", ("Jane Doe",)),
+    ("Jane Doe Bild: dpa", ("Jane Doe",)),          # a picture credit after the name goes
+])
+def test_text_and_photo_credit(credit: str, names: tuple[str, ...]) -> None:
+    assert clean_names(credit) == names
+
+
+def test_meta_author_nothing_confirms_gives_way_to_the_shown_credit() -> None:
+    # a CMS default in the meta tag (another magazine of the publisher); the page credits someone else
+    head = '<meta name="author" content="Auto Illustrierte">'
+    body = f'<table><tr><td class="authorbold"><span>Text &amp; Fotos:</span> Ivan Muster</td></tr></table>{BODY}'
+    assert authors(head, body, lang="de") == ("Ivan Muster",)
