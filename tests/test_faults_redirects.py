@@ -159,6 +159,32 @@ def test_meta_refresh_loop_is_said_too(caplog: pytest.LogCaptureFixture) -> None
     assert "redirect loop: http://a.example/b redirects back to http://a.example/a" in caplog.text
 
 
+@pytest.mark.parametrize(("body", "encoding", "follows"), [
+    (b'<html><head><META HTTP-EQUIV="Refresh" CONTENT="0; URL=/b"></head></html>', "utf-8", True),
+    ('<html><head><meta http-equiv="refresh" content="0; url=/b"></head></html>'.encode("utf-16"),
+     "utf-16", True),                                            # no ASCII bytes to look for: parsed
+    (b"<html><head><title>no refresh here</title></head><body>" + b"x" * 20000 + b"</body></html>",
+     "utf-8", False),
+    (b"<html><head><title>t</title></head><body>" + b"x" * 20000
+     + b'<meta http-equiv="refresh" content="0; url=/b"></body></html>', "utf-8", False),  # past 4,096 chars
+])
+def test_meta_refresh_is_looked_for_where_scrapy_looks(body: bytes, encoding: str, follows: bool) -> None:
+    from scrapy import Request
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from crawler.redirects import MetaRefreshMiddleware
+
+    mw = MetaRefreshMiddleware.from_crawler(get_crawler())
+    request = Request("http://a.example/a")
+    response = HtmlResponse(request.url, body=body, encoding=encoding)
+    out = mw.process_response(request, response)
+    if follows:   # (for UTF-16, w3lib encodes the URL in the page's encoding: Scrapy's own result)
+        assert isinstance(out, Request) and out.url.startswith("http://a.example/b")
+    else:
+        assert out is response
+
+
 def test_retry_after_slowdown_ends_when_the_retry_fails_too(crawl: Crawl) -> None:
     # 127.0.0.2 answered 503 + Retry-After, then reset the connection of the retry: no answer, and the
     # slot is back to its delay all the same (RETRY_TIMES 1: the crawl then gives the page up).
