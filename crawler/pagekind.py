@@ -97,8 +97,11 @@ def _jsonld_types_of(scripts: Iterable[_Element]) -> set[str]:
     return out
 
 
+_STRING = lxml.etree.XPath("string()")     # what lxml.html's text_content() is, for any element class
+
+
 def _text_len(el: _Element) -> int:
-    return len(_WS.sub(" ", el.text_content()).strip())
+    return len(_WS.sub(" ", str(_STRING(el))).strip())
 
 
 def _body_text_points(paragraphs: list[_Element], has_h1: bool) -> int:

@@ -61,7 +61,9 @@ def whole_tree(response: TextResponse) -> _Element:
     body = response.body.strip()
     utf8 = response.encoding == "utf-8" or (response.encoding in _ASCII_DEFAULTS and body.isascii())
     if utf8 and body and not body.startswith(b"\xef\xbb\xbf") and b"\x00" not in body and "\ufffd" not in response.text:
-        parser = lxml.html.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
+        # lxml.etree's parser, not lxml.html's: the same tree, without a Python class lookup for each
+        # element the spider touches (a tenth of the link extraction's time)
+        parser = lxml.etree.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
         try:
             root: _Element | None = lxml.etree.fromstring(body, parser=parser, base_url=response.url)
         except lxml.etree.XMLSyntaxError:
