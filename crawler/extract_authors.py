@@ -444,9 +444,13 @@ def _agreed(candidates: list[tuple[str, ...]], sources: list[str], first: int) -
     for i in range(first + 1, len(candidates)):
         for j in range(i + 1, len(candidates)):
             if sources[i] != sources[j] and {fold(n) for n in candidates[i]} == {fold(n) for n in candidates[j]} \
-                    and not _weak(candidates[i]):
-                return i
+                    and not _weak(candidates[i]) and not (_newsroom(candidates[i]) and not _newsroom(candidates[first])):
+                return i  # (but a newsroom, "Redaktion" shown twice, does not replace a person the page declares)
     return first
+
+
+def _newsroom(names: tuple[str, ...]) -> bool:
+    return any(w.casefold() in _COLLECTIVE for n in names for w in n.split())
 
 
 def choose_authors(tree: HtmlElement, s: Signals, keys: set[str]) -> tuple[str, ...]:

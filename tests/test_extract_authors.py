@@ -527,3 +527,9 @@ def test_meta_author_nothing_confirms_gives_way_to_the_shown_credit() -> None:
     head = '<meta name="author" content="Auto Illustrierte">'
     body = f'<table><tr><td class="authorbold"><span>Text &amp; Fotos:</span> Ivan Muster</td></tr></table>{BODY}'
     assert authors(head, body, lang="de") == ("Ivan Muster",)
+
+
+def test_newsroom_shown_twice_does_not_replace_a_declared_person() -> None:
+    body = (f'<span class="author">Redaktion</span>{BODY}'
+            '<div><h4>Autor:</h4><h4>Redaktion</h4></div>')
+    assert authors(article_ld("Jannik Muster"), body, lang="de") == ("Jannik Muster",)
