@@ -9,7 +9,7 @@ import logging
 import re
 from collections.abc import Container
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 from lxml.etree import _Element
 from scrapy.linkextractors import IGNORED_EXTENSIONS
@@ -55,6 +55,7 @@ def page_links(tree: _Element, base_url: str, page_url: str, skip: Container[str
     links: dict[str, Link] = {}
     done: set[str] = {here}
     pagers: dict[_Element, bool] = {}     # element -> inside a pager (shared by the links of one nav)
+    current = urlsplit(here)
     for a in tree.iter("a"):
         href = (a.get("href") or "").strip()
         if not href or href.lower().startswith(_NOT_FOLLOWED):
@@ -70,7 +71,7 @@ def page_links(tree: _Element, base_url: str, page_url: str, skip: Container[str
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or parts.path.lower().endswith(SKIP_EXTENSIONS):
             continue
-        links[url] = Link(url, is_pagination(a, url, here, pagers))
+        links[url] = Link(url, _is_pagination(a, parts, current, pagers))
     return list(links.values())
 
 
@@ -89,16 +90,19 @@ def announced_feeds(tree: _Element, base_url: str) -> list[str]:
 def is_pagination(a: _Element, url: str, here: str, pagers: dict[_Element, bool] | None = None) -> bool:
     """True for a link to another page of the same listing (rel=next/prev, a pager, ?page=N, /page/N).
     ``pagers`` memoizes the pager test of ancestors across the links of one page (pass the same dict)."""
+    return _is_pagination(a, urlsplit(url), urlsplit(here), pagers if pagers is not None else {})
+
+
+def _is_pagination(a: _Element, target: SplitResult, current: SplitResult, pagers: dict[_Element, bool]) -> bool:
     rel = (a.get("rel") or "").lower().split()
     if "next" in rel or "prev" in rel or "previous" in rel:
         return True
-    target, current = urlsplit(url), urlsplit(here)
     if target.netloc == current.netloc:
         if target.path == current.path and _PAGE_PARAMS.search(target.query):
             return True
         if _PAGE_PATH.search(target.path) and target.path.startswith(_PAGE_PATH.sub("", current.path)):
             return True
-    return _in_pager(a.getparent(), {} if pagers is None else pagers)
+    return _in_pager(a.getparent(), pagers)
 
 
 def _in_pager(element: _Element | None, memo: dict[_Element, bool]) -> bool:
