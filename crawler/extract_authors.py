@@ -658,6 +658,9 @@ def _completes(name: str, other: str) -> bool:
         and any(w[:1].islower() and w not in _PARTICLES for w in words[len(other_words):])
 
 
+_PROFILE_HREF = re.compile(r"/(?:author|autor|authors|autoren|auteur|profile|people|team)s?/", re.I)
+
+
 def _in_teaser(el: HtmlElement, text: str) -> bool:
     """A byline of another article: in a link that holds more than the byline (a card linking to that
     article: its headline, summary), or in an <article> inside an <aside>."""
@@ -665,7 +668,8 @@ def _in_teaser(el: HtmlElement, text: str) -> bool:
     article = False
     while node is not None and node.tag not in ("body", "html"):
         tag = node.tag
-        if tag == "a" and len(clean(node.text_content())) > len(text) + 20:
+        if tag == "a" and len(clean(node.text_content())) > len(text) + 20 \
+                and not _PROFILE_HREF.search(node.get("href") or ""):  # an author card: name, role, avatar
             return True
         if tag == "aside" and article:
             return True

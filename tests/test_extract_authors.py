@@ -533,3 +533,9 @@ def test_newsroom_shown_twice_does_not_replace_a_declared_person() -> None:
     body = (f'<span class="author">Redaktion</span>{BODY}'
             '<div><h4>Autor:</h4><h4>Redaktion</h4></div>')
     assert authors(article_ld("Jannik Muster"), body, lang="de") == ("Jannik Muster",)
+
+
+def test_author_card_linking_to_the_authors_page_is_the_byline() -> None:
+    card = ('<a href="/authors/jane-doe/"><img src="/jane.jpg" alt=""><span class="author-name">Jane Doe</span>'
+            "<span>Senior political correspondent, Washington</span></a>")
+    assert authors("", card + BODY) == ("Jane Doe",)
