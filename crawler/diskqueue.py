@@ -18,12 +18,15 @@ or a crawl without ``crawler.storage.ArchiveStorage`` (no data directory) queues
 from __future__ import annotations
 
 import logging
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any, Self
 
+from queuelib.queue import LifoDiskQueue
 from scrapy.core.scheduler import Scheduler
 from scrapy.crawler import Crawler
+from scrapy.squeues import _pickle_serialize, _scrapy_serialization_queue, _serializable_queue, _with_mkdir
 from scrapy.utils.job import job_dir
 
 from crawler.storage import ArchiveStorage
@@ -36,6 +39,56 @@ QUEUE_DIR = "queue"     # under runs/<run-id>/
 def queue_dir(data_dir: Path, run_id: str) -> Path:
     """Where the pending requests of run ``run_id`` wait."""
     return Path(data_dir) / "runs" / run_id / QUEUE_DIR
+
+
+class BufferedLifoDiskQueue(LifoDiskQueue):
+    """queuelib's LIFO disk queue with its top in memory: up to ``TOP`` of the newest requests wait in a
+    list, and half of them go to the file when it is full. A page's links are pushed and, LIFO, soon
+    popped: most pushes and pops no longer seek, read and truncate the file (a syscall each, 3% of the
+    reactor thread in archive mode). Memory stays bounded by ``TOP`` pickled requests (about 0.5 MB);
+    order is unchanged (the file holds the older requests); ``close`` writes the top to the file, so a
+    ``JOBDIR`` queue keeps every request."""
+
+    TOP = 512
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self._top: list[bytes] = []
+
+    def push(self, string: bytes) -> None:
+        if not isinstance(string, bytes):
+            raise TypeError(f"Unsupported type: {type(string).__name__}")
+        self._top.append(string)
+        if len(self._top) > self.TOP:
+            half = self.TOP // 2
+            for older in self._top[:half]:
+                super().push(older)
+            del self._top[:half]
+
+    def pop(self) -> bytes | None:
+        return self._top.pop() if self._top else super().pop()
+
+    def peek(self) -> bytes | None:
+        return self._top[-1] if self._top else super().peek()
+
+    def clear(self) -> None:
+        self._top.clear()
+        super().clear()
+
+    def close(self) -> None:
+        for string in self._top:
+            super().push(string)
+        self._top.clear()
+        super().close()
+
+    def __len__(self) -> int:
+        return self.size + len(self._top)
+
+
+# SCHEDULER_DISK_QUEUE (crawler/settings.py): Scrapy's PickleLifoDiskQueue, built the same way on the above.
+PickleBufferedLifoDiskQueue = _scrapy_serialization_queue(
+    _serializable_queue(_with_mkdir(BufferedLifoDiskQueue), _pickle_serialize, pickle.loads)  # type: ignore[arg-type]
+)
 
 
 class DiskQueueScheduler(Scheduler):

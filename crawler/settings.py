@@ -212,5 +212,7 @@ DOWNLOADER_MIDDLEWARES = {**DOWNLOADER_MIDDLEWARES, "crawler.frontier.HostTokenM
 # crawl ends), not in memory: sitemaps list a whole site at once, and memory must not grow with its size.
 # False: Scrapy's memory queue. JOBDIR, when set, keeps Scrapy's meaning (a persistent job directory).
 DISKQUEUE_ENABLED = True
+# Scrapy's pickled LIFO disk queue, with its newest 512 requests kept in memory (fewer file syscalls).
+SCHEDULER_DISK_QUEUE = "crawler.diskqueue.PickleBufferedLifoDiskQueue"
 # Scrapy's duplicate filter with its fingerprints as 60-bit keys in a compact table (crawler.dupefilter).
 DUPEFILTER_CLASS = "crawler.dupefilter.CompactDupeFilter"
