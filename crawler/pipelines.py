@@ -21,7 +21,7 @@ import os
 import uuid
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pebble import ProcessPool
 from scrapy import Spider
@@ -29,9 +29,11 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from archive.records import Record, text_fingerprint
-from crawler.extraction import Extraction, extract
 from crawler.items import PageItem
 from crawler.storage import ArchiveStorage
+
+if TYPE_CHECKING:
+    from crawler.extraction import Extraction
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ def _extract_in_worker(html: str, url: str, headers: dict[str, str], engine: str
         from crawler.extraction_fast import extract_fast
 
         return extract_fast(html, url, headers)
+    from crawler.extraction import extract  # imported by the parent before the pool forks (open_spider)
+
     return extract(html, url, headers)
 
 
@@ -74,6 +78,10 @@ class ExtractionPipeline:
                    max_size=settings.getint("EXTRACT_MAX_SIZE"))
 
     def open_spider(self, spider: Spider | None = None) -> None:
+        # Imported here, not with this module: an archive-mode crawl (extraction off) never loads trafilatura
+        # (a quarter of a second at start-up); the pool's workers, forked now, inherit it loaded.
+        import crawler.extraction  # noqa: F401
+
         self.pool = ProcessPool(max_workers=self.workers)
 
     def close_spider(self, spider: Spider | None = None) -> None:
