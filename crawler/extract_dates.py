@@ -253,7 +253,7 @@ _HIDDEN = re.compile(r"(?:^|\s)(?:hidden|hide|is-hidden|uk-hidden|element-hidden
                      r"rich-snippet-hidden)(?:$|\s)")  # not "hidden-xs" (small screens) nor "visually-hidden"
 # a class or id word of a box listing other stories like this one ("similar_threads", "similar-posts"); not
 # "related" nor "teaser" (on the dev set's even half they hid the article's own date as often as others')
-_OTHER_STORIES = re.compile(r"(?:^|[\s_-])similar(?=$|[\s_-])", re.I)
+_SIMILAR_STORIES = re.compile(r"(?:^|[\s_-])similar(?=$|[\s_-])", re.I)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
@@ -356,7 +356,7 @@ def _elsewhere(el: HtmlElement) -> bool:
         return True
     aside = None
     for node in el.iterancestors():
-        if node.tag == "nav" or _OTHER_STORIES.search(f"{node.get('class') or ''} {node.get('id') or ''}"):
+        if node.tag == "nav" or _SIMILAR_STORIES.search(f"{node.get('class') or ''} {node.get('id') or ''}"):
             return True
         if node.tag == "header" and _masthead(node):
             return True
