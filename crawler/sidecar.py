@@ -23,8 +23,10 @@ import fcntl
 import importlib
 import logging
 import marshal
-import multiprocessing
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -63,9 +65,8 @@ def _serve(target: str, requests: Connection, results: Connection) -> None:
         results.send_bytes(marshal.dumps(reply))
 
 
-def _grow_pipe(conn: Connection, size: int) -> int:
+def _grow_pipe(fd: int, size: int) -> int:
     """The pipe's buffer, raised to ``size`` where the system allows it."""
-    fd = conn.fileno()
     try:
         return fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
     except (AttributeError, OSError):          # not Linux, or above /proc/sys/fs/pipe-max-size
@@ -86,7 +87,7 @@ class Sidecar:
         self._bytes = 0
         self._next = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._process: multiprocessing.process.BaseProcess | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._requests: Connection | None = None
         self._results: Connection | None = None
         self.dead = False
@@ -98,21 +99,28 @@ class Sidecar:
         return self._process is not None and not self.dead
 
     def start(self) -> None:
-        """Spawn the child (a fresh interpreter: the crawl process has threads, which fork does not
-        copy safely) and watch its results on the running event loop."""
-        ctx = multiprocessing.get_context("spawn")
-        req_read, req_write = ctx.Pipe(duplex=False)
-        res_read, res_write = ctx.Pipe(duplex=False)
+        """Start the child (``python -m crawler.sidecar``: a fresh interpreter, since the crawl process has
+        threads, which fork does not copy safely; and unlike multiprocessing's spawn, no re-import of the
+        crawl's __main__ and no resource-tracker process) and watch its results on the running loop."""
+        req_read, req_write = os.pipe()
+        res_read, res_write = os.pipe()
         self._capacity = min(self._capacity, _grow_pipe(req_write, self._capacity))
         _grow_pipe(res_write, CAPACITY)
-        process = ctx.Process(target=_serve, args=(self.target, req_read, res_write), name=self.name,
-                              daemon=True)
-        process.start()
-        req_read.close()
-        res_write.close()
-        self._process, self._requests, self._results = process, req_write, res_read
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "crawler.sidecar", self.target, str(req_read), str(res_write)],
+                pass_fds=(req_read, res_write), stdin=subprocess.DEVNULL,
+            )
+        except OSError:
+            for fd in (req_read, req_write, res_read, res_write):
+                os.close(fd)
+            raise
+        os.close(req_read)
+        os.close(res_write)
+        requests, results = Connection(req_write, readable=False), Connection(res_read, writable=False)
+        self._process, self._requests, self._results = process, requests, results
         self._loop = asyncio.get_event_loop()
-        self._loop.add_reader(res_read.fileno(), self._on_results)
+        self._loop.add_reader(res_read, self._on_results)
 
     def submit(self, *args: Any) -> asyncio.Future[Any] | None:
         """The future result of ``target(*args)``, or ``None`` when the task is not sent: the child is
@@ -153,7 +161,7 @@ class Sidecar:
         except (EOFError, OSError) as exc:
             if self._closing:                     # the child finished its tasks and exited, as asked
                 return
-            code = self._process.exitcode if self._process is not None else None
+            code = self._process.poll() if self._process is not None else None
             self._die(f"it exited (code {code})" if isinstance(exc, EOFError) else str(exc))
 
     def _die(self, why: str) -> None:
@@ -186,13 +194,16 @@ class Sidecar:
             self._requests.close()                 # EOF: the child returns after its current task
             self._requests = None
         deadline = time.monotonic() + timeout
-        while process.is_alive() and time.monotonic() < deadline:
+        while process.poll() is None and time.monotonic() < deadline:
             self._on_results()                     # keep its result pipe from filling up while it finishes
-            process.join(0.05)
-        if process.is_alive():
+            try:
+                process.wait(0.05)
+            except subprocess.TimeoutExpired:
+                pass
+        if process.poll() is None:
             logger.warning("%s process did not stop within %.0f s: killing it", self.name, timeout)
             process.kill()
-            process.join()
+            process.wait()
         if not self.dead:
             self._on_results()                     # answers that came in meanwhile
             self._unwatch()
@@ -210,3 +221,13 @@ class Sidecar:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+
+def main(argv: list[str]) -> int:
+    """``python -m crawler.sidecar MODULE:FUNCTION REQUEST_FD RESULT_FD``: the child's side (``Sidecar.start``)."""
+    target, requests, results = argv
+    _serve(target, Connection(int(requests), writable=False), Connection(int(results), readable=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
