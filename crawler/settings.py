@@ -100,7 +100,11 @@ EXTENSIONS: dict[str, int | None] = {
     "crawler.storage.ArchiveStorage": 100,
     "crawler.progress.Progress": 500,
     "crawler.incremental.IncrementalState": 150,
+    "crawler.switchinterval.SwitchInterval": 120,
 }
+# crawler.switchinterval: seconds a thread may hold the GIL while another waits (Python's default 0.005).
+# Shorter keeps the reactor thread from stalling behind the WARC writer thread; None: Python's default.
+GIL_SWITCH_INTERVAL = 0.0002
 # Scrapy's built-in extensions without the remote control and the telnet console, which are off anyway
 # (above): Scrapy imports every listed extension, even one set to None, and the remote control's aiohttp
 # costs 0.2 s at every start.
