@@ -20,8 +20,7 @@ from scrapy.utils.response import get_base_url
 
 from crawler.pagekind import classify
 from crawler.pagetree import page_tree
-from crawler.urls import canonicalize_url
-from spiders.links import announced_feeds, page_links
+from spiders.links import announced_feeds, canonical_or_none, page_links
 
 _RESPONSE_TYPES: dict[str, type[TextResponse]] = {"html": HtmlResponse, "xml": XmlResponse, "text": TextResponse}
 
@@ -62,7 +61,7 @@ def analyze_response(
     canonical = None
     if kind == "article":
         for link in tree.iterfind(".//link[@rel='canonical'][@href]"):
-            canonical = _canonical(urljoin(base, link.get("href", "").strip()))
+            canonical = canonical_or_none(urljoin(base, link.get("href", "").strip()))
             break
     if not links:
         return PageAnalysis(kind, canonical, (), ())
@@ -81,9 +80,3 @@ def analyze(
     result = analyze_response(response, max_tree=max_tree, pattern=regex, links=links)
     return (result.kind, result.canonical, result.links, result.feeds)
 
-
-def _canonical(url: str) -> str | None:
-    try:
-        return canonicalize_url(url)
-    except ValueError:
-        return None

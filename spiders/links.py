@@ -37,7 +37,8 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _canonical(url: str) -> str | None:
+def canonical_or_none(url: str) -> str | None:
+    """The canonical form of a URL found in a page, or None when it is malformed (logged at DEBUG)."""
     try:
         return canonicalize_url(url)
     except ValueError as exc:
@@ -64,7 +65,7 @@ def page_links(tree: _Element, base_url: str, page_url: str, skip: Container[str
             absolute = origin + href          # root-relative (most links): no need for urljoin
         else:
             absolute = urljoin(base_url, href)
-        url = _canonical(absolute)
+        url = canonical_or_none(absolute)
         if url is None or url in done or url in skip:
             continue
         done.add(url)
@@ -81,7 +82,7 @@ def announced_feeds(tree: _Element, base_url: str) -> list[str]:
     for link in tree.iter("link"):
         rel = (link.get("rel") or "").lower().split()
         if "alternate" in rel and (link.get("type") or "").strip().lower() in FEED_TYPES:
-            url = _canonical(urljoin(base_url, (link.get("href") or "").strip()))
+            url = canonical_or_none(urljoin(base_url, (link.get("href") or "").strip()))
             if url:
                 feeds[url] = None
     return list(feeds)
