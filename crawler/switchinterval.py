@@ -34,7 +34,10 @@ class SwitchInterval:
         value = crawler.settings.get("GIL_SWITCH_INTERVAL")
         if value is None:
             raise NotConfigured("GIL_SWITCH_INTERVAL is not set")
-        interval = crawler.settings.getfloat("GIL_SWITCH_INTERVAL")
+        try:
+            interval = crawler.settings.getfloat("GIL_SWITCH_INTERVAL")
+        except ValueError:
+            interval = -1.0
         if not 0 < interval <= 1:
             raise ValueError(f"GIL_SWITCH_INTERVAL must be a number of seconds in (0, 1], not {value!r}")
         ext = cls(interval)

@@ -26,7 +26,7 @@ def test_set_while_the_spider_runs_and_restored_after() -> None:
 
 
 @pytest.mark.parametrize(("value", "error"), [(None, NotConfigured), ("0", ValueError), ("2", ValueError),
-                                              ("-0.001", ValueError)])
+                                              ("-0.001", ValueError), ("abc", ValueError)])
 def test_off_or_out_of_range(value: object, error: type[Exception]) -> None:
     crawler = get_crawler(Spider, settings_dict={"GIL_SWITCH_INTERVAL": value})
     with pytest.raises(error):
