@@ -74,7 +74,10 @@ def _analysis_process(settings: BaseSettings) -> bool:
     if str(value).lower() == "auto":
         on = not settings.getbool("EXTRACT_ENABLED") and (os.cpu_count() or 1) > 1
     else:
-        on = settings.getbool("SPIDER_ANALYSIS_PROCESS")
+        try:
+            on = settings.getbool("SPIDER_ANALYSIS_PROCESS")
+        except ValueError:
+            raise ValueError(f"SPIDER_ANALYSIS_PROCESS must be auto, true or false, not {value!r}") from None
     return on
 
 

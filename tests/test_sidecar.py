@@ -8,7 +8,8 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 import pytest
 from scrapy.http import HtmlResponse, Request
@@ -117,7 +118,9 @@ async def _collect(result: Any) -> list[Any]:
 
 @pytest.mark.parametrize("kill", [False, True], ids=["helper", "helper killed mid-page"])
 def test_the_spider_gets_the_same_output_from_its_helper_process(kill: bool) -> None:
-    here = _summary(list(NewsSpider(seeds="https://www.example.com/").parse(_response())))
+    inline = NewsSpider(seeds="https://www.example.com/").parse(_response())
+    assert not hasattr(inline, "__aiter__")                      # no helper: analysed in the callback
+    here = _summary(list(cast("Iterable[Any]", inline)))
     assert here[0] == ["page"] and ("https://www.example.com/2021/04/14/story-a1", 1) in here[1]
 
     async def main() -> tuple[list[Any], bool]:
@@ -137,3 +140,24 @@ def test_the_spider_gets_the_same_output_from_its_helper_process(kill: bool) -> 
     out, dead = asyncio.run(main())
     assert _summary(out) == here
     assert dead is kill
+
+
+@pytest.mark.parametrize(("settings", "on"), [
+    ({"SPIDER_ANALYSIS_PROCESS": "auto", "EXTRACT_ENABLED": True}, False),       # the pool has the cores
+    ({"SPIDER_ANALYSIS_PROCESS": "auto", "EXTRACT_ENABLED": False}, (os.cpu_count() or 1) > 1),
+    ({"SPIDER_ANALYSIS_PROCESS": "true", "EXTRACT_ENABLED": True}, True),
+    ({"SPIDER_ANALYSIS_PROCESS": "False", "EXTRACT_ENABLED": False}, False),
+])
+def test_the_setting_decides_whether_the_spider_has_a_helper(settings: dict[str, Any], on: bool) -> None:
+    from scrapy.utils.test import get_crawler
+
+    spider = NewsSpider.from_crawler(get_crawler(NewsSpider, settings_dict=settings), seeds="https://a.example/")
+    assert (spider._sidecar is not None) is on
+
+
+def test_a_wrong_setting_value_is_named() -> None:
+    from scrapy.utils.test import get_crawler
+
+    crawler = get_crawler(NewsSpider, settings_dict={"SPIDER_ANALYSIS_PROCESS": "maybe"})
+    with pytest.raises(ValueError, match="SPIDER_ANALYSIS_PROCESS must be auto, true or false, not 'maybe'"):
+        NewsSpider.from_crawler(crawler, seeds="https://a.example/")
