@@ -171,9 +171,13 @@ class Sidecar:
         logger.error("%s process stopped: %s; its %d pending task(s) and all later ones run in the crawl "
                      "process instead", self.name, why, len(self._in_flight))
         self._unwatch()
+        self._fail_pending(f"{self.name} process stopped: {why}")
+
+    def _fail_pending(self, message: str) -> None:
+        """Every task still in flight fails with ``SidecarError(message)``: its caller does it itself."""
         for future, _ in self._in_flight.values():
             if not future.done():
-                future.set_exception(SidecarError(f"{self.name} process stopped: {why}"))
+                future.set_exception(SidecarError(message))
         self._in_flight.clear()
         self._bytes = 0
 
@@ -207,10 +211,7 @@ class Sidecar:
         if not self.dead:
             self._on_results()                     # answers that came in meanwhile
             self._unwatch()
-            for future, _ in self._in_flight.values():
-                if not future.done():
-                    future.set_exception(SidecarError(f"{self.name} process closed"))
-            self._in_flight.clear()
+            self._fail_pending(f"{self.name} process closed")
         if self._results is not None:
             self._results.close()
             self._results = None
