@@ -147,7 +147,7 @@ class NewsSpider(scrapy.Spider):
     def _stop_sidecar(self, spider: scrapy.Spider) -> None:
         if spider is self and self._sidecar is not None:
             self._sidecar.close()
-            self._count_value("news/analysed_in_process", self._sidecar.done)
+            self._count("news/analysed_in_process", self._sidecar.done)
 
     # --- requests -------------------------------------------------------------------------------------
 
@@ -183,15 +183,10 @@ class NewsSpider(scrapy.Spider):
         # the disk queue's Request.to_dict looks the method's name up among all the spider's members.
         return Request(url, callback=callback, meta=meta)
 
-    def _count(self, key: str) -> None:
+    def _count(self, key: str, count: int = 1) -> None:
         crawler = getattr(self, "crawler", None)
         if crawler is not None and crawler.stats is not None:
-            crawler.stats.inc_value(key)
-
-    def _count_value(self, key: str, value: int) -> None:
-        crawler = getattr(self, "crawler", None)
-        if crawler is not None and crawler.stats is not None:
-            crawler.stats.set_value(key, value)
+            crawler.stats.inc_value(key, count)
 
     def _on_idle(self, spider: scrapy.Spider) -> None:
         if spider is self and self._limit_reached:
