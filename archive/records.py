@@ -278,7 +278,8 @@ class RecordStore:
         self.path = Path(records_dir) / f"{run_id}.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._drop_partial_line()
-        self._fh: IO[str] | None = open(self.path, "a", encoding="utf-8", newline="\n")  # noqa: SIM115
+        # Unbuffered bytes: a line goes to the OS whole or is cut off again (see append), never half in a buffer.
+        self._fh: IO[bytes] | None = open(self.path, "ab", buffering=0)  # noqa: SIM115
         self._lock = threading.Lock()
 
     def _drop_partial_line(self) -> None:
@@ -312,12 +313,22 @@ class RecordStore:
         line = json.dumps(d, ensure_ascii=False)
         if "\x85" in line or "\u2028" in line or "\u2029" in line:  # str.translate: ~1 ms on a non-ASCII record
             line = line.translate(_LINE_BREAK_ESCAPES)
-        line += "\n"
+        data = (line + "\n").encode("utf-8")
         with self._lock:
             if self._fh is None:
                 raise RuntimeError(f"RecordStore for {self.path} is closed")
-            self._fh.write(line)
-            self._fh.flush()
+            fd = self._fh.fileno()
+            start = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    written = self._fh.write(view)
+                    view = view[written or 0 :]
+            except OSError:
+                # disk full, file size limit...: cut the partial line off, so that the file keeps whole lines
+                # only, as the WARC writer does with a partial record
+                os.ftruncate(fd, start)
+                raise
         return self.path
 
     def close(self) -> None:

@@ -222,3 +222,35 @@ def test_exported_members_exist(module: str) -> None:
     mod = importlib.import_module(module)
     assert sorted(mod.__all__) == sorted(set(mod.__all__))
     assert [name for name in mod.__all__ if not hasattr(mod, name)] == []
+
+
+def test_a_write_cut_short_leaves_no_partial_line(tmp_path: Path) -> None:
+    """A record that does not fit (disk full; here the file size limit, RLIMIT_FSIZE, in a child process) is
+    cut off again: the file keeps whole lines only, and the store goes on taking records that fit."""
+    import subprocess
+    import sys
+
+    script = f"""
+import resource, signal, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+from pathlib import Path
+from tests.test_archive_records import make_record
+from archive.records import RecordStore
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+store = RecordStore(Path({str(tmp_path)!r}), make_record().run_id)
+store.append(make_record(id="a" * 32))
+size = store.path.stat().st_size
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 2000, size + 2000))
+try:
+    store.append(make_record(id="b" * 32, text="x" * 10000))
+except OSError as exc:
+    print("refused:", exc.errno)
+store.append(make_record(id="c" * 32))
+store.close()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("refused:")
+    lines = (tmp_path / f"{make_record().run_id}.jsonl").read_bytes().split(b"\n")
+    assert lines[-1] == b""
+    assert [json.loads(line)["id"] for line in lines[:-1]] == ["a" * 32, "c" * 32]
