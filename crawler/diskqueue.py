@@ -18,6 +18,7 @@ or a crawl without ``crawler.storage.ArchiveStorage`` (no data directory) queues
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -61,9 +62,15 @@ class BufferedLifoDiskQueue(LifoDiskQueue):
         self._top.append(string)
         if len(self._top) > self.TOP:
             half = self.TOP // 2
-            for older in self._top[:half]:
-                super().push(older)
+            self._spill(self._top[:half])
             del self._top[:half]
+
+    def _spill(self, strings: list[bytes]) -> None:
+        # queuelib's peek() leaves the file position before the last size field, and its push() writes
+        # wherever the position is: a push after a peek overwrote that field. Append at the end instead.
+        self.f.seek(0, os.SEEK_END)
+        for string in strings:
+            super().push(string)
 
     def pop(self) -> bytes | None:
         return self._top.pop() if self._top else super().pop()
@@ -76,8 +83,7 @@ class BufferedLifoDiskQueue(LifoDiskQueue):
         super().clear()
 
     def close(self) -> None:
-        for string in self._top:
-            super().push(string)
+        self._spill(self._top)
         self._top.clear()
         super().close()
 

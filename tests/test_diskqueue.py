@@ -74,7 +74,7 @@ def test_switched_off_the_requests_wait_in_memory(demo_site: Any, tmp_path: Path
 
 # ----- the disk queue with its top in memory ------------------------------------------------------------
 
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from queuelib.queue import LifoDiskQueue  # noqa: E402
 
@@ -87,26 +87,32 @@ class _SmallTop(BufferedLifoDiskQueue):
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(st.binary(min_size=0, max_size=20), st.none()), max_size=80))
+@example(ops=[b"", b"", b"", b"", b"", None, None, None, b""])    # a peek of the file, then a spill
+@example(ops=[b"a", b"b", b"c", b"d", b"e", None, None, None, b"f", b"g", b"h", b"i", b"j"])
 def test_buffered_queue_is_a_stack_across_its_file(tmp_path_factory: Any, ops: list[bytes | None]) -> None:
     """Pushes (bytes) and pops (None) in any order behave as a stack (a list), and closing then reopening
     the file with queuelib's own LIFO queue gives back whatever was left, newest first."""
     folder = tmp_path_factory.mktemp("q")
     ours, stack = _SmallTop(str(folder / "q")), list[bytes]()
-    for op in ops:
-        if op is None:
-            assert ours.pop() == (stack.pop() if stack else None)
-        else:
-            ours.push(op)
-            stack.append(op)
-        assert len(ours) == len(stack)
-        assert ours.peek() == (stack[-1] if stack else None)
-    ours.close()
+    try:
+        for op in ops:
+            if op is None:
+                assert ours.pop() == (stack.pop() if stack else None)
+            else:
+                ours.push(op)
+                stack.append(op)
+            assert len(ours) == len(stack)
+            assert ours.peek() == (stack[-1] if stack else None)
+    finally:
+        ours.close()
     if not stack:
         assert not (folder / "q").exists()                    # queuelib removes an empty queue's file
         return
     again = LifoDiskQueue(str(folder / "q"))                  # what close() wrote is a plain queuelib file
-    assert [again.pop() for _ in range(len(again))] == stack[::-1]
-    again.close()
+    try:
+        assert [again.pop() for _ in range(len(again))] == stack[::-1]
+    finally:
+        again.close()
 
 
 def test_buffered_queue_rejects_what_is_not_bytes(tmp_path: Path) -> None:
