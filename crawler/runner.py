@@ -31,6 +31,7 @@ class CrawlResult:
     spider: str
     finish_reason: str
     stats: dict[str, Any] = field(default_factory=dict)
+    parts: tuple[str, ...] = ()     # the runs of its processes (crawler.partition), when it had several
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -39,6 +40,11 @@ class CrawlResult:
     @property
     def records_file(self) -> Path:
         return self.data_dir / "records" / f"{self.run_id}.jsonl"
+
+    @property
+    def records_files(self) -> list[Path]:
+        """Its JSON record files: one, or one per process."""
+        return [self.data_dir / "records" / f"{run}.jsonl" for run in (self.parts or (self.run_id,))]
 
     @property
     def log_file(self) -> Path:

@@ -200,6 +200,9 @@ DOWNLOADER_MIDDLEWARES = {
 }
 # crawler.resume: the run id that `crawler crawl --resume RUN` continues (None: a new run).
 RESUME_RUN = None
+# `crawler crawl` in N processes of this machine, each owning part of the URLs (crawler.partition): a
+# whole number, or "auto" (one per core with --no-extract, else 1). `scrapy crawl` always runs one.
+CRAWL_PROCESSES = 1
 # crawler.diskfull: stop cleanly (finish reason "disk_full", exit code 3) when the data directory has less
 # than DISKFULL_MIN_FREE bytes free, checked every DISKFULL_CHECK_INTERVAL seconds, or when a write fails
 # for lack of space; WARC files are cut back to their last complete record before they are renamed.

@@ -41,13 +41,16 @@ def print_summary(result: Any, out: Any = None) -> None:
     out = out or sys.stdout
     s = result.summary
     data_dir = Path(result.data_dir)
-    print(f"run {result.run_id} ({result.spider}) finished: {result.finish_reason}", file=out)
+    parts = getattr(result, "parts", ())
+    print(f"run {result.run_id} ({result.spider}) finished: {result.finish_reason}"
+          + (f" ({len(parts)} processes: runs {', '.join(parts)})" if parts else ""), file=out)
     print(
         f"  pages fetched: {s['pages_fetched']}   records: {s['records']}   articles: {s['articles']}   "
         f"errors: {s['errors']}   bytes archived: {human_bytes(s['bytes_archived'])}",
         file=out,
     )
     print(f"  WARC files:   {data_dir / 'warc'}", file=out)
-    print(f"  JSON records: {result.records_file}", file=out)
+    for records in getattr(result, "records_files", [result.records_file]):
+        print(f"  JSON records: {records}", file=out)
     print(f"  catalog:      {data_dir / 'catalog.sqlite'}", file=out)
     print(f"  log:          {result.log_file}", file=out)

@@ -44,6 +44,14 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("-v", "--verbose", action="store_true", help="log what the crawl does (INFO) to stderr")
 
 
+def add_processes_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--processes", metavar="N",
+        help="crawl in N processes of this machine, each owning part of the URLs (one run RUN-p<i> each, "
+             "sharing the data directory and the politeness limits); 'auto' is one per core with "
+             "--no-extract, else 1 (default: CRAWL_PROCESSES, 1)")
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("crawl", help="crawl seed URLs with a spider", description=__doc__.split("\n")[0],
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -55,6 +63,7 @@ def register(sub: Any) -> None:
                         "is not fetched again; its seeds and options are reused unless given")
     add_scope_options(p)
     add_run_options(p)
+    add_processes_option(p)
     from crawler.commands.worker import add_frontier_option
 
     add_frontier_option(p, required=False)   # share the crawl through Redis (crawler/frontier.py)
@@ -100,6 +109,8 @@ def settings_from(args: argparse.Namespace) -> dict[str, Any]:
         settings["USER_AGENT"] = f"newsarchiver/{__version__} (+{args.contact})"
     if args.no_extract:
         settings["EXTRACT_ENABLED"] = False
+    if getattr(args, "processes", None) is not None:
+        settings["CRAWL_PROCESSES"] = args.processes
     settings.update(dict(args.settings))
     return settings
 
@@ -140,6 +151,24 @@ def _prepare_run(spider: str, args: argparse.Namespace, spider_kwargs: dict[str,
     return run_id, spider_kwargs, settings
 
 
+def _processes(settings: dict[str, Any]) -> int:
+    """CRAWL_PROCESSES of this run (crawler.partition); UsageError when it is wrong or cannot be used."""
+    from crawler.errors import UsageError
+    from crawler.partition import processes_from
+    from crawler.runner import project_settings
+
+    effective = project_settings(settings)
+    try:
+        n = processes_from(effective.get("CRAWL_PROCESSES", 1), extract=effective.getbool("EXTRACT_ENABLED", True))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if n > 1 and effective.get("FRONTIER_URL"):
+        raise UsageError("--processes cannot be combined with --frontier: start more `crawler worker` processes instead")
+    if n > 1 and effective.get("JOBDIR"):
+        raise UsageError("--processes cannot be combined with JOBDIR (one job directory per process)")
+    return n
+
+
 def execute(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any]) -> int:
     import sys
 
@@ -147,8 +176,15 @@ def execute(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any]
     from crawler.runner import CrawlSetupError, run_crawl
 
     run_id, spider_kwargs, settings = _prepare_run(spider, args, spider_kwargs, settings_from(args))
+    processes = _processes(settings)
     try:
-        result = run_crawl(spider, spider_kwargs, args.data_dir, settings, run_id=run_id, verbose=args.verbose)
+        if processes > 1:
+            from crawler.partition import run_partitioned
+
+            result = run_partitioned(spider, spider_kwargs, args.data_dir, settings, run_id, processes,
+                                     verbose=args.verbose)
+        else:
+            result = run_crawl(spider, spider_kwargs, args.data_dir, settings, run_id=run_id, verbose=args.verbose)
     except CrawlSetupError as exc:
         raise UsageError(str(exc)) from None
     print_summary(result)
