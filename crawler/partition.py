@@ -12,8 +12,11 @@ records and log, the shared catalog) that owns a part of the URL space:
   sends the others, pickled with ``Request.to_dict``, to their owner over a pipe (one per pair of
   processes, written without ever blocking the reactor; what the pipe has no room for waits in memory and
   goes when the asyncio loop says the pipe is writable). A process remembers what it sent in its own
-  dupefilter, so a link found on many pages crosses a pipe once. Start requests are not forwarded: every
-  process reads the same seeds and keeps its own.
+  dupefilter, so a link found on many pages crosses a pipe once. Start requests are not forwarded (every
+  process reads the same seeds, and keeps those it owns), and a request with ``meta["partition_local"]``
+  stays where it was made: the news spider's robots.txt, whose sitemaps it requests once it has seen a
+  seed of that site. Spider state that other processes need travels in request meta (the news spider's
+  scope widened by a seed's redirect).
 - **The end.** A partition that runs out of work is not done: another may still send it links. It tells
   the parent (one JSON line on its control pipe: idle, and how many batches it sent to and received from
   each other process) and waits. When every partition is idle and every batch sent has been received, the
@@ -57,6 +60,7 @@ from crawler.diskqueue import DiskQueueScheduler
 
 logger = logging.getLogger(__name__)
 
+LOCAL = "partition_local"        # request.meta: crawl it in the process that made it, whoever owns the URL
 ENV = "CRAWLER_PARTITION"        # set by the parent for each child: PartitionSpec as JSON
 PIPE_SIZE = 1 << 20              # asked of the kernel for every pipe (Linux allows 1 MiB unprivileged)
 _HEAD = struct.Struct(">I")      # a batch on a data pipe: its length, then a pickled list of request dicts
@@ -280,7 +284,7 @@ class PartitionScheduler(DiskQueueScheduler):
 
     def enqueue_request(self, request: Request) -> bool:
         owner = owner_of(self.fingerprint(request), self.count)
-        if owner == self.index:
+        if owner == self.index or request.meta.get(LOCAL):
             return super().enqueue_request(request)
         if request.meta.get("is_start_request"):      # every process has the same seeds: the owner has its own
             self._inc("partition/start_requests_left_to_owner")

@@ -39,6 +39,7 @@ from scrapy.utils.reactor import is_asyncio_reactor_installed
 
 from crawler.items import PageItem
 from crawler.pagekind import url_hint
+from crawler.partition import LOCAL
 from crawler.sidecar import Sidecar, SidecarError
 from crawler.urls import Scope, canonicalize_url, registered_domain
 from spiders.analysis import PageAnalysis, analyze_response, response_type
@@ -49,6 +50,7 @@ from spiders.seen import ListingDates, SeenUrls
 
 # request.meta keys of this spider
 ROLE = "news_role"          # "seed" | "page" | "listing" | "robots"
+SCOPE_ADDED = "news_scope_added"   # domains a seed's redirect added to the scope (see _widen_scope)
 FOLLOW = "news_follow"      # follow links of this page when it is HTML
 HOPS = "news_hops"          # link hops from the seed (pagination, sitemap and feed hops excluded)
 COUNTED = "news_counted"    # the request used a unit of max_pages
@@ -116,6 +118,7 @@ class NewsSpider(scrapy.Spider):
         self._robots: dict[str, list[str]] = {}           # origin -> sitemaps named in its robots.txt
         self._discover: set[str] = set()                  # origins whose robots sitemaps are wanted
         self._robots_requested: set[str] = set()
+        self._added: frozenset[str] = frozenset()          # domains a seed's redirect added to the scope
         self._max_gunzip = 0
         self._max_tree = 0                                # LIMITS_PARSE_MAX_SIZE (crawler.pagetree)
         self._sidecar: Sidecar | None = None              # page analysis in a helper process (from_crawler)
@@ -179,6 +182,8 @@ class NewsSpider(scrapy.Spider):
         self._seen.add(url)
         self._count(f"news/requests/{role}")
         meta = {ROLE: role, FOLLOW: follow, HOPS: hops, COUNTED: counted}
+        if self._added:
+            meta[SCOPE_ADDED] = sorted(self._added)
         # No callback means self.parse (Scrapy's default): a request naming a method is slower to queue, since
         # the disk queue's Request.to_dict looks the method's name up among all the spider's members.
         return Request(url, callback=callback, meta=meta)
@@ -203,6 +208,9 @@ class NewsSpider(scrapy.Spider):
         the helper process (Scrapy takes either from a callback)."""
         content_type = _content_type(response)
         first: list[Request] = []
+        added = response.meta.get(SCOPE_ADDED)
+        if added and not self._added.issuperset(added):
+            self._add_to_scope(added)
         if response.meta.get(ROLE, "seed") == "seed":
             first.extend(self._widen_scope(response))
         try:
@@ -227,14 +235,22 @@ class NewsSpider(scrapy.Spider):
             return
         host = urlsplit(response.url).hostname or ""
         self.logger.info(f"seed moved to {response.url}: adding {host} to the scope")
-        self.scope = Scope(self.scope.domains | {registered_domain(host)}, self.scope.allow, self.scope.deny)
+        self._add_to_scope([registered_domain(host)])
         yield from self._robots_txt(_origin(response.url))
+
+    def _add_to_scope(self, domains: Iterable[str]) -> None:
+        """Widen the scope. The added domains travel in the meta of every later request, so that another
+        process of the same crawl (crawler.partition) that gets one of them widens its scope too."""
+        self._added = self._added | frozenset(domains)
+        self.scope = Scope(self.scope.domains | self._added, self.scope.allow, self.scope.deny)
 
     def _robots_txt(self, origin: str) -> Iterator[Request]:
         """The robots.txt of an origin, once (for its Sitemap: lines; the robots middleware reads its rules)."""
         if origin not in self._robots_requested:
             self._robots_requested.add(origin)
-            yield Request(f"{origin}/robots.txt", callback=self.parse_robots, meta={ROLE: "robots"})
+            # Fetched by this process even in a crawl shared by several (crawler.partition): the sitemaps it
+            # names are requested here, once a seed of the origin has been seen here.
+            yield Request(f"{origin}/robots.txt", callback=self.parse_robots, meta={ROLE: "robots", LOCAL: True})
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
         """Remember the sitemaps a robots.txt names; fetch them once a seed of that origin is a page."""
