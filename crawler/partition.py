@@ -45,6 +45,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,8 +56,10 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.request import request_from_dict
+from twisted.internet import task
 
 from crawler.diskqueue import DiskQueueScheduler
+from crawler.progress import progress_line, summarize
 
 logger = logging.getLogger(__name__)
 
@@ -249,6 +252,7 @@ class PartitionScheduler(DiskQueueScheduler):
     sent: dict[int, int]                       # batches sent, per owner
     received: dict[int, int]                   # batches received, per sender
     stop_reason: str | None = None
+    progress: task.LoopingCall | None = None
     flush_soon = False
     unsendable = False
 
@@ -276,6 +280,9 @@ class PartitionScheduler(DiskQueueScheduler):
             _Reader(self.spec.control_in, self.loop, _split_lines, self._command,
                     lambda: self._parent_gone(EOFError("the parent process closed its pipe"))),
         ]
+        if self.crawler.settings.getbool("PROGRESS_ENABLED", True):
+            self.progress = task.LoopingCall(self._progress)
+            self.progress.start(self.crawler.settings.getfloat("PROGRESS_INTERVAL", 1.0), now=False)
         self.crawler.signals.connect(self._idle, signal=signals.spider_idle)
         self.crawler.signals.connect(self._closed, signal=signals.spider_closed)
         logger.info("partition %d of %d: this process crawls the URLs whose fingerprint falls in it",
@@ -339,7 +346,7 @@ class PartitionScheduler(DiskQueueScheduler):
 
     def _peer_gone(self, exc: OSError) -> None:
         # A partition that stopped by itself (its page limit, an error): what it would have crawled is left.
-        logger.warning("partition %d: a sibling process has gone (%s); the links it owns are left",
+        logger.info("partition %d: a sibling process has gone (%s); the links it owns are left",
                        self.index + 1, exc)
 
     # -- the end ---------------------------------------------------------------------------------------------
@@ -387,7 +394,13 @@ class PartitionScheduler(DiskQueueScheduler):
         else:
             deferred_from_coro(engine.close_spider_async(reason=reason))
 
+    def _progress(self) -> None:
+        self._tell_parent({"type": "progress", **summarize(self.stats.get_stats() if self.stats else {})})
+
     def _closed(self, spider: Spider, reason: str) -> None:
+        if self.progress is not None and self.progress.running:
+            self.progress.stop()
+        self._progress()
         self._flush()
         for reader in self.readers:
             reader.close()
@@ -414,6 +427,7 @@ class _Child:
     probe: dict[str, Any] | None = None      # its answer to the current probe round
     result: dict[str, Any] | None = None     # what it reported at the end (crawler.runner.CrawlResult fields)
     closed: dict[str, Any] | None = None     # its "closed" message: the final counts
+    progress: dict[str, Any] = field(default_factory=dict)   # its latest summarized stats
     ended: bool = False
 
 
@@ -444,6 +458,7 @@ def child_settings(settings: Mapping[str, Any], index: int, count: int, run_id: 
     own["DOWNLOAD_DELAY"] = float(get("DOWNLOAD_DELAY") or 0) * count
     own["AUTOTHROTTLE_TARGET_CONCURRENCY"] = float(get("AUTOTHROTTLE_TARGET_CONCURRENCY") or 1) / count
     own.setdefault("SPIDER_ANALYSIS_PROCESS", False)
+    own["PROGRESS_TERMINAL"] = False          # the parent draws one line for all of them
     own.pop("CRAWL_PROCESSES", None)
     return own
 
@@ -469,7 +484,7 @@ def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-_REASON_RANK = {"disk_full": 0, "shutdown": 1}      # the crawl's finish reason: the most serious partition's
+_REASON_RANK = {"disk_full": 0, "crashed": 1, "shutdown": 2}      # the crawl's finish reason: the most serious partition's
 
 
 def overall_reason(reasons: list[str]) -> str:
@@ -492,6 +507,10 @@ class Partitions:
         self.rounds = 0
         self.stopping: str | None = None
         self.errors: list[str] = []
+        self.notes: list[str] = []            # what happened, for the run's log (the terminal gets one line)
+        self.terminal = sys.stderr.isatty() and bool(defaults.getbool("PROGRESS_ENABLED", True))
+        self.started = time.monotonic()
+        self.drawn = 0.0
 
     def start(self) -> None:
         n = self.count
@@ -551,6 +570,9 @@ class Partitions:
             child.probe = message
         elif kind == "closed":
             self._ended(child, message)
+        elif kind == "progress":
+            child.progress = message
+            return
         elif kind == "result":
             child.result = message
         elif kind == "error":
@@ -563,7 +585,7 @@ class Partitions:
         child.closed = closed
         reason = str(closed["reason"])
         if self.stopping is None and reason not in ("finished", "max_pages") and not reason.startswith("closespider"):
-            logger.error("partition %d stopped (%s): stopping the others", child.index + 1, reason)
+            self.notes.append(f"process {child.index + 1} stopped ({reason}): the others were told to stop")
             self.stop("shutdown" if reason == "crashed" else reason)
 
     def _balanced(self, reports: dict[int, dict[str, Any]]) -> bool:
@@ -628,6 +650,17 @@ class Partitions:
         for line in _split_lines(child.buffer):
             self._on_message(child, json.loads(line))
 
+    def _draw(self) -> None:
+        """The progress line on a terminal: the children's summaries added up, once a second."""
+        now = time.monotonic()
+        if not self.terminal or now - self.drawn < 1.0:
+            return
+        self.drawn = now
+        total = merge_stats([{k: v for k, v in c.progress.items() if k != "type"} for c in self.children])
+        if total:
+            sys.stderr.write("\r\x1b[K" + progress_line(total, now - self.started) + f" ({self.count} processes)")
+            sys.stderr.flush()
+
     def wait(self) -> list[_Child]:
         """Until every child has exited; Ctrl-C or SIGTERM stops all of them cleanly."""
         previous = {sig: signal.signal(sig, lambda *_: self.stop("shutdown")) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -641,8 +674,12 @@ class Partitions:
                     self._read(child)
                     if child.ended:
                         selector.unregister(child.control_in)
+                self._draw()
             for child in self.children:
                 child.process.wait()
+            if self.terminal:
+                sys.stderr.write("\r\x1b[K")
+                sys.stderr.flush()
         finally:
             selector.close()
             for child in self.children:
@@ -670,10 +707,8 @@ def run_partitioned(spider: str, spider_args: Mapping[str, Any], data_dir: Path,
         raise CrawlSetupError(parts.errors[0])
     results = [c.result for c in children if c.result is not None]
     missing = [c for c in children if c.result is None]
-    reasons = [str(r["finish_reason"]) for r in results]
-    for child in missing:                                  # killed, or crashed before it could report
-        logger.error("partition %d exited with code %s without a result", child.index + 1, child.process.returncode)
-        reasons.append("shutdown")
+    # a child without a result was killed, or crashed before it could report
+    reasons = [str(r["finish_reason"]) for r in results] + ["crashed"] * len(missing)
     stats = merge_stats([r["stats"] for r in results])
     reason = overall_reason(reasons)
     stats["finish_reason"] = reason
@@ -683,6 +718,10 @@ def run_partitioned(spider: str, spider_args: Mapping[str, Any], data_dir: Path,
         for child in children:
             got = child.result["finish_reason"] if child.result else f"no result (exit code {child.process.returncode})"
             fh.write(f"  {part_run_id(run_id, child.index)}: {got}; log runs/{part_run_id(run_id, child.index)}.log\n")
+        for note in parts.notes:
+            fh.write(f"  {note}\n")
+    if missing:
+        stats["partition/crashed"] = ", ".join(f"process {c.index + 1} (exit code {c.process.returncode})" for c in missing)
     return CrawlResult(run_id=run_id, data_dir=Path(data_dir), spider=spider, finish_reason=reason, stats=stats,
                        parts=tuple(part_run_id(run_id, c.index) for c in children))
 

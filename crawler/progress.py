@@ -36,6 +36,15 @@ def summarize(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def progress_line(s: dict[str, Any], elapsed: float) -> str:
+    """The progress line of a crawl: ``s`` is its ``summarize``-d stats, ``elapsed`` its seconds so far."""
+    elapsed = max(elapsed, 1e-6)
+    return (
+        f"{s['pages_fetched']} pages, {s['articles']} articles, {s['errors']} errors, "
+        f"{s['bytes_archived'] / 1e6:.1f} MB, {s['pages_fetched'] / elapsed:.1f} pages/s, {elapsed:.0f} s"
+    )
+
+
 class Progress:
     def __init__(self, crawler: Crawler, interval: float, log_interval: float, stream: TextIO) -> None:
         self.crawler = crawler
@@ -53,12 +62,15 @@ class Progress:
     def from_crawler(cls, crawler: Crawler) -> Progress:
         if not crawler.settings.getbool("PROGRESS_ENABLED", True):
             raise NotConfigured("PROGRESS_ENABLED is off")
-        return cls(
+        progress = cls(
             crawler,
             interval=crawler.settings.getfloat("PROGRESS_INTERVAL", 1.0),
             log_interval=crawler.settings.getfloat("PROGRESS_LOG_INTERVAL", 60.0),
             stream=sys.stderr,
         )
+        # a process of a crawl shared by several (crawler.partition) logs; its parent draws the line
+        progress.tty = progress.tty and crawler.settings.getbool("PROGRESS_TERMINAL", True)
+        return progress
 
     def spider_opened(self, spider: Spider) -> None:
         self.started = time.monotonic()
@@ -66,12 +78,8 @@ class Progress:
         self.loop.start(self.interval if self.tty else self.log_interval, now=False)
 
     def line(self) -> str:
-        s = summarize(self.crawler.stats.get_stats() if self.crawler.stats else {})
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        return (
-            f"{s['pages_fetched']} pages, {s['articles']} articles, {s['errors']} errors, "
-            f"{s['bytes_archived'] / 1e6:.1f} MB, {s['pages_fetched'] / elapsed:.1f} pages/s, {elapsed:.0f} s"
-        )
+        return progress_line(summarize(self.crawler.stats.get_stats() if self.crawler.stats else {}),
+                             time.monotonic() - self.started)
 
     def tick(self) -> None:
         if self.tty:

@@ -126,6 +126,7 @@ LOG_LEVEL = "INFO"
 PROGRESS_ENABLED = True
 PROGRESS_INTERVAL = 1.0          # seconds between redraws on a terminal
 PROGRESS_LOG_INTERVAL = 60.0     # seconds between progress log lines when not on a terminal
+PROGRESS_TERMINAL = True         # False: never redraw a line on the terminal, log instead (crawler.partition)
 
 # --- Limits and safety (issue 6: crawler.limits, crawler.netguard, crawler.robots, crawler.resume) -------
 # After the sections above, so that they extend and override them. See README "Faults, limits and safety".

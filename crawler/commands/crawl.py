@@ -194,6 +194,9 @@ def execute(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any]
         print(f"crawler: error: the disk is full ({why}); everything archived so far is intact. "
               f"Free some space, then: {again}", file=sys.stderr)
         return EXIT_DISK_FULL
+    if result.finish_reason == "crashed":
+        raise CommandError(f"the crawl stopped: {result.stats.get('partition/crashed', 'a crawl process')} died "
+                           f"without finishing; everything archived so far is intact. To continue: {again}")
     if result.finish_reason == "shutdown":
         print(f"crawler: interrupted; WARC files closed, nothing archived is lost. To continue: {again}",
               file=sys.stderr)
