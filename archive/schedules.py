@@ -302,6 +302,22 @@ class ScheduleStore:
         except sqlite3.OperationalError:        # no crawl ever ran here: the catalog has no runs table yet
             return None
         if row is None:
-            return None
+            return self._stats_of_parts(run_id)
         stats: dict[str, Any] = json.loads(row["stats"]) if row["stats"] else {}
         return stats
+
+    def _stats_of_parts(self, run_id: str) -> dict[str, Any] | None:
+        """A crawl run in several processes (``--processes``) has a run ``RUN-p<i>`` per process: their
+        stats, the numbers added up."""
+        rows = self._db.execute("SELECT stats FROM runs WHERE run_id GLOB ? ORDER BY run_id",
+                                (f"{run_id}-p[0-9]*",)).fetchall()
+        if not rows:
+            return None
+        total: dict[str, Any] = {}
+        for row in rows:
+            for key, value in (json.loads(row["stats"]) if row["stats"] else {}).items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    total[key] = total.get(key, 0) + value
+                else:
+                    total.setdefault(key, value)
+        return total

@@ -55,7 +55,7 @@ from harness import (  # noqa: E402
 from profiles import summarize, to_markdown  # noqa: E402
 
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
-CRAWLS = ("wget", "plain", "naive", "archive", "full")
+CRAWLS = ("wget", "plain", "naive", "archive", "archive-procs", "full")
 STEPS = (*CRAWLS, "profile", "extract", "post")
 
 
@@ -142,6 +142,8 @@ def run_ours(name: str, base: str, data_dir: Path, *extra: str) -> Result:
     m = measure(crawl_cmd(base, data_dir, *extra), cwd=REPO, log=data_dir.with_suffix(".log"))
     pages, urls = count_responses(sorted((data_dir / "warc").glob("*.warc.gz")))
     label = {"archive": "this crawler, archive mode (`--no-extract`)",
+             "archive-procs": f"this crawler, archive mode in {os.cpu_count() or 1} processes "
+                              f"(`--no-extract --processes {os.cpu_count() or 1}`)",
              "full": "this crawler, full pipeline (extraction on)"}.get(name, name)
     return Result(name, label, m, pages, f"{urls} URLs", data_dir=str(data_dir))
 
@@ -226,9 +228,16 @@ def crawl_table(results: dict[str, Result]) -> list[str]:
 def goal_lines(results: dict[str, Result], post: dict[str, Any], large: Result | None) -> list[str]:
     goals = []
     wget, archive, full, naive = (results.get(k) for k in ("wget", "archive", "full", "naive"))
+    procs = results.get("archive-procs")
     cores = os.cpu_count() or 1
+    if procs and wget:
+        goals.append(f"- **Archive mode vs wget** (goal >= 1.0x), one crawl process per core "
+                     f"(`--no-extract --processes {cores}`): measured {procs.rate / wget.rate:.2f}x "
+                     f"({fmt(procs.rate, 1)} vs {fmt(wget.rate, 1)} pages/s); CPU per page {fmt(procs.cpu_ms, 1)} ms "
+                     f"(all processes) vs wget's {fmt(wget.cpu_ms, 1)} ms. Its main thread is the parent, which only "
+                     "watches: its CPU-bound limit is the CPU over the cores.")
     if archive and wget:
-        goals.append(f"- **Archive mode vs wget** (goal >= 1.0x): measured {archive.rate / wget.rate:.2f}x "
+        goals.append(f"- **Archive mode in one process vs wget** (the default, `--processes 1`): measured {archive.rate / wget.rate:.2f}x "
                      f"({fmt(archive.rate, 1)} vs {fmt(wget.rate, 1)} pages/s); CPU-bound limits "
                      f"{fmt(archive.bound)} vs {fmt(wget.bound)} pages/s = {archive.bound / wget.bound:.2f}x. "
                      f"CPU per page {fmt(archive.cpu_ms, 1)} ms ({fmt(archive.main_ms, 1)} ms on the reactor "
@@ -350,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                 r = run_wget(base, out / "wget")
             elif name in ("plain", "naive"):
                 r = run_baseline(name, base, out / name)
+            elif name == "archive-procs":     # archive mode in one process per core (crawler.partition)
+                r = run_ours(name, base, out / name, "--no-extract", "--processes", str(os.cpu_count() or 1))
             else:
                 r = run_ours(name, base, out / name, *(["--no-extract"] if name == "archive" else []))
             r.when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")

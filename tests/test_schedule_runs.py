@@ -207,3 +207,30 @@ def test_a_run_past_its_wall_clock_limit_is_stopped_and_recorded_as_timeout(
     assert run.status == "timeout" and "wall-clock limit of 2 s" in (run.error or "")
     assert run.numbers["pages"] is not None and run.numbers["pages"] < 27    # stopped before the end
     assert not lock_is_held(data_dir, "slow")
+
+
+def test_a_scheduled_crawl_in_two_processes_counts_both(site: RunningServer, tmp_path: Path) -> None:
+    """`--processes 2` in a schedule's arguments: the run's numbers are its two processes' runs added up."""
+    from archive.catalog import Catalog
+
+    data_dir = tmp_path / "data"
+    t0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    with ScheduleStore.for_data_dir(data_dir) as store:
+        store.add(ScheduleRow(name="two", spider="news",
+                              args=("--seed", site.base_url + "/", *FAST, "--no-extract", "--processes", "2"),
+                              every=HOUR, cron=None, max_runtime=timedelta(minutes=10), paused=False,
+                              created_at=t0, next_run_at=t0))
+    scheduler = Scheduler(data_dir, clock=Clock(t0))
+    [run_id] = scheduler.tick().started
+    run = wait_for_end(data_dir, run_id)
+    scheduler.join(60)
+    assert run.status == "finished" and run.exit_code == 0
+    catalog = Catalog(data_dir / "catalog.sqlite")
+    try:
+        parts = {r["run_id"]: r["stats"] for r in catalog.runs()}
+        captured = {cap["url"] for cap in catalog.captures()}
+    finally:
+        catalog.close()
+    assert sorted(parts) == [f"{run_id}-p0", f"{run_id}-p1"]
+    assert run.numbers["pages"] == sum(s["archive/responses"] for s in parts.values())
+    assert {t.url for t in site.truth} <= captured
