@@ -27,7 +27,7 @@ records and log, the shared catalog) that owns a part of the URL space:
   of them cleanly, and ``crawl --resume RUN`` resumes each partition from what it archived.
 - **Politeness is shared out:** each process gets 1/N of ``CONCURRENT_REQUESTS_PER_DOMAIN`` (at least 1)
   and of AutoThrottle's target concurrency, and N times ``DOWNLOAD_DELAY``, so the site sees what one
-  process would send. ``--max-pages`` is shared out evenly. The page analysis helper process
+  process would send. ``--max-pages`` and the extraction workers (``EXTRACT_WORKERS``) are shared out evenly. The page analysis helper process
   (``SPIDER_ANALYSIS_PROCESS``) is off by default in a partition: the cores are already in use.
 
 ``scrapy crawl`` runs one process as always; ``CRAWL_PROCESSES`` is read by the ``crawler`` tool.
@@ -457,6 +457,8 @@ def child_settings(settings: Mapping[str, Any], index: int, count: int, run_id: 
     own["CONCURRENT_REQUESTS_PER_DOMAIN"] = max(1, -(-int(get("CONCURRENT_REQUESTS_PER_DOMAIN")) // count))
     own["DOWNLOAD_DELAY"] = float(get("DOWNLOAD_DELAY") or 0) * count
     own["AUTOTHROTTLE_TARGET_CONCURRENCY"] = float(get("AUTOTHROTTLE_TARGET_CONCURRENCY") or 1) / count
+    # the extraction pools of all the processes together: one worker per core (or EXTRACT_WORKERS)
+    own["EXTRACT_WORKERS"] = max(1, share(int(get("EXTRACT_WORKERS") or 0) or (os.cpu_count() or 1), index, count))
     own.setdefault("SPIDER_ANALYSIS_PROCESS", False)
     own["PROGRESS_TERMINAL"] = False          # the parent draws one line for all of them
     own.pop("CRAWL_PROCESSES", None)
