@@ -83,9 +83,9 @@ def processes_from(value: object, *, extract: bool) -> int:
     try:
         n = int(text)
     except ValueError:
-        raise ValueError(f"CRAWL_PROCESSES must be a whole number from 1, or auto, not {value!r}") from None
+        raise ValueError(f"--processes (CRAWL_PROCESSES) must be a whole number from 1, or auto, not {value!r}") from None
     if n < 1:
-        raise ValueError(f"CRAWL_PROCESSES must be a whole number from 1, or auto, not {value!r}")
+        raise ValueError(f"--processes (CRAWL_PROCESSES) must be a whole number from 1, or auto, not {value!r}")
     return n
 
 
