@@ -180,7 +180,11 @@ class _Writer:
             self.pending.clear()
 
     def close(self) -> None:
-        self.drain()
+        """Close without waiting: what is still pending is dropped (a sibling that is closing too may not be
+        reading; the requests a crawl had not fetched are found again by ``crawl --resume``)."""
+        if self.pending and not self.broken:
+            self.loop.remove_writer(self.fd)
+            self.pending.clear()
         os.close(self.fd)
 
 
@@ -336,7 +340,7 @@ class PartitionScheduler(DiskQueueScheduler):
         dicts = pickle.loads(frame)    # noqa: S301 - written by a sibling process of this crawl over a private pipe
         self.received[sender] += 1
         for as_dict in dicts:
-            request = request_from_dict(as_dict)
+            request = request_from_dict(as_dict, spider=self.spider)
             super().enqueue_request(request)
         self._inc("partition/received", len(dicts))
         engine = self.crawler.engine
@@ -401,7 +405,6 @@ class PartitionScheduler(DiskQueueScheduler):
         if self.progress is not None and self.progress.running:
             self.progress.stop()
         self._progress()
-        self._flush()
         for reader in self.readers:
             reader.close()
         for writer in self.writers.values():
