@@ -21,11 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import brotli
+from zlib_ng import zlib_ng
 
 from archive.timeutil import parse_iso
+
+_INFLATE_ERROR = cast(type[Exception], zlib_ng.error)   # zlib_ng's stub types it as an instance
 
 __all__ = [
     "MAX_DECODED_SIZE",
@@ -229,7 +232,9 @@ def _parse_http_head(block: bytes) -> tuple[str, tuple[tuple[str, str], ...], in
 def _parse_record(data: bytes, path: Path, offset: int, length: int) -> tuple[ArchivedRecord, int, int]:
     """Parse the record at the start of ``data``; returns it and the start and end of its block."""
     head_end, sep_len = data.find(b"\r\n\r\n"), 4
-    lf_end = data.find(b"\n\n")  # some tools end WARC header lines with a bare LF
+    # some tools end WARC header lines with a bare LF: look for that only before the CRLF end (a search
+    # of the whole record, through an HTML body without a blank line, cost a fifth of reading it)
+    lf_end = data.find(b"\n\n", 0, len(data) if head_end < 0 else head_end + 2)
     if lf_end >= 0 and (head_end < 0 or lf_end < head_end):
         head_end, sep_len = lf_end, 2
     if not data.startswith(b"WARC/") or head_end < 0:
@@ -290,10 +295,10 @@ def _parse_record(data: bytes, path: Path, offset: int, length: int) -> tuple[Ar
 
 
 def _gunzip_member(data: bytes, path: Path, offset: int) -> bytes:
-    dec = zlib.decompressobj(31)
+    dec = zlib_ng.decompressobj(31)             # zlib-ng: the same output in about half zlib's time
     try:
         out = dec.decompress(data)
-    except zlib.error as exc:
+    except _INFLATE_ERROR as exc:
         raise ArchiveError(path, offset, f"bad gzip data: {exc}") from None
     if not dec.eof:
         raise ArchiveError(path, offset, "gzip member is cut off (file truncated or wrong length)")
