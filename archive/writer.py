@@ -19,6 +19,7 @@ File names: ``{prefix}-{UTC yyyymmddHHMMSS}-{serial:05d}-{hostname}-{pid}.warc.g
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import logging
 import os
@@ -621,6 +622,18 @@ def recover_open_files(directory: Path, *, hostname: str | None = None) -> list[
     machine's) that is still running are left alone: another crawl may be writing them. Raises
     ``FileExistsError`` if the final name already exists (move one file away).
     """
+    # One recovery at a time per directory: processes starting together on one data directory (the
+    # processes of `crawl --processes`, workers) would each truncate and rename the same file.
+    # The lock is on the directory itself (flock works on a directory's descriptor): no file is left.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return _recover_open_files(Path(directory), hostname)
+    finally:
+        os.close(fd)
+
+
+def _recover_open_files(directory: Path, hostname: str | None) -> list[Recovered]:
     host = _sanitize_name_part(hostname if hostname is not None else socket.gethostname())
     results: list[Recovered] = []
     for open_path in sorted(Path(directory).glob("*.warc.gz" + OPEN_SUFFIX)):

@@ -297,7 +297,9 @@ class PartitionScheduler(DiskQueueScheduler):
         owner = owner_of(self.fingerprint(request), self.count)
         if owner == self.index or request.meta.get(LOCAL):
             return super().enqueue_request(request)
-        if request.meta.get("is_start_request"):      # every process has the same seeds: the owner has its own
+        if request.meta.get("is_start_request") and not request.meta.get("redirect_urls"):
+            # every process has the same seeds: the owner has its own (a seed's redirect is sent on: Scrapy
+            # copies the seed's meta into it, and only the process that fetched the seed has it)
             self._inc("partition/start_requests_left_to_owner")
             return False
         if not request.dont_filter and self.df.request_seen(request):
@@ -483,9 +485,11 @@ def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
             elif key in ("finish_time", "elapsed_time_seconds"):
                 merged[key] = max(merged.get(key, value), value)
             elif isinstance(value, int | float) and not isinstance(value, bool):
-                merged[key] = merged.get(key, 0) + value
-            else:
-                merged.setdefault(key, value)
+                before = merged.get(key)
+                # a number adds up; None (Scrapy's rates of a crawl under a second) counts as nothing
+                merged[key] = value + before if isinstance(before, int | float) else value
+            elif merged.get(key) is None:
+                merged[key] = value
     return merged
 
 
