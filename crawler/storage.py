@@ -20,6 +20,7 @@ from typing import Any
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 
 from archive.catalog import Catalog
 from archive.cdxj import LiveIndex, append_to_index
@@ -67,6 +68,7 @@ class ArchiveStorage:
         self.warc_max_size = warc_max_size
         self.operator = operator
         self.writer: WarcWriter | None = None
+        self.open_error: str | None = None     # why the archive could not be opened (the crawl stops)
         self.records: RecordStore | None = None
         self.catalog: Catalog | None = None
         self.closed_warcs: list[Path] = []
@@ -148,7 +150,19 @@ class ArchiveStorage:
             self.live_index.close_file(path)
 
     def spider_opened(self, spider: Spider) -> None:
-        self.open(spider)
+        # Scrapy logs an exception of a signal handler and goes on: the crawl would then fetch pages it
+        # cannot archive. Stop it instead, with reason "storage_error" (crawler crawl: exit 1).
+        try:
+            self.open(spider)
+        except Exception as exc:  # noqa: BLE001 - any failure to open the archive stops the crawl; logged
+            self.open_error = f"{type(exc).__name__}: {exc}"
+            logger.error("cannot open the archive in %s: %s", self.data_dir, self.open_error)
+            logger.info("the archive could not be opened", exc_info=True)   # the traceback, in the run log
+            if self.crawler.stats is not None:
+                self.crawler.stats.set_value("archive/open_error", self.open_error)
+            engine = self.crawler.engine
+            if engine is not None:
+                deferred_from_coro(engine.close_spider_async(reason="storage_error"))
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         stats: dict[str, Any] = {}

@@ -343,3 +343,38 @@ def test_resume_of_an_unknown_run_is_one_line(argv: list[str], tmp_path: Path) -
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "no run 'no-such-run' to resume" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_an_archive_that_cannot_be_opened_stops_the_crawl_with_one_line(demo_site: Any, tmp_path: Path) -> None:
+    """A WARC file left open by a dead process whose final name is taken cannot be recovered: the crawl
+    stops at once with exit 1 and one line saying why, instead of fetching pages it cannot archive, and
+    both files stay as they were."""
+    from datetime import UTC, datetime
+
+    from archive.writer import WarcWriter
+
+    data = tmp_path / "data"
+    (data / "warc").mkdir(parents=True)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with WarcWriter(data / "warc", pid=gone.pid) as writer:
+        writer.write_metadata(url="http://old.example/", concurrent_to="<urn:uuid:0>", date=datetime.now(UTC),
+                              payload=b"{}")
+        final = writer.current_path
+    assert final is not None
+    final = final.with_name(final.name.removesuffix(".open"))
+    left_open = final.with_name(final.name + ".open")
+    left_open.write_bytes(final.read_bytes())            # the same name, left open by the dead process
+    before = {p.name: p.read_bytes() for p in (data / "warc").iterdir()}
+    proc = start("crawl", "news", "--seed", demo_site.base_url + "/", "--data-dir", str(data), "--no-extract", *FAST)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, (out, err)
+    errors = [line for line in err.splitlines() if line.startswith("crawler: error:")]
+    assert len(errors) == 1 and "cannot open the archive" in errors[0] and "already exists" in errors[0], err
+    assert "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in (data / "warc").iterdir()} == before
+    catalog = Catalog(data / "catalog.sqlite")
+    try:
+        assert list(catalog.captures()) == []
+    finally:
+        catalog.close()

@@ -194,6 +194,10 @@ def execute(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any]
         print(f"crawler: error: the disk is full ({why}); everything archived so far is intact. "
               f"Free some space, then: {again}", file=sys.stderr)
         return EXIT_DISK_FULL
+    if result.finish_reason == "storage_error":
+        raise CommandError(f"cannot open the archive in {args.data_dir}: "
+                           f"{result.stats.get('archive/open_error', 'see the log')}; the crawl stopped at its start, "
+                           f"and nothing archived before was touched (details in {result.log_file})")
     if result.finish_reason == "crashed":
         raise CommandError(f"the crawl stopped: {result.stats.get('partition/crashed', 'a crawl process')} died "
                            f"without finishing; everything archived so far is intact. To continue: {again}")
