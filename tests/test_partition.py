@@ -56,7 +56,7 @@ SLOW = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.2", "-s", "R
 
 
 # The resumed crawl goes at full speed (a process may end within a second: test_merge_stats_takes_a_rate_of_none).
-RESUME = ["-s", "DOWNLOAD_DELAY=0"]
+RESUME = ["-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS=16"]
 
 
 # ----- helpers -------------------------------------------------------------------------------------------
@@ -428,23 +428,28 @@ def test_a_file_left_open_by_a_killed_crawl_is_recovered_once(demo_site: Any, tm
 # ----- bad input ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("args", "needles"), [
-    (["--processes", "0"], ["CRAWL_PROCESSES", "must be a whole number from 1, or auto", "'0'"]),
-    (["--processes", "abc"], ["CRAWL_PROCESSES", "must be a whole number from 1, or auto", "'abc'"]),
-    (["-s", "CRAWL_PROCESSES=-1"], ["CRAWL_PROCESSES", "must be a whole number from 1, or auto", "'-1'"]),
-    (["--processes", "2", "-s", "JOBDIR={tmp}/jobdir"], ["--processes cannot be combined with JOBDIR"]),
-    (["--processes", "2", "--frontier", "redis://127.0.0.1:1/0"], ["--processes cannot be combined with --frontier"]),
-], ids=["zero", "abc", "setting-minus-one", "jobdir", "frontier"])
-def test_bad_process_counts_are_one_line_and_exit_2(args: list[str], needles: list[str], tmp_path: Path) -> None:
-    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    done = finish(start("crawl", "news", "--seed", "http://127.0.0.1:9/", "--data-dir", str(tmp_path / "data"),
-                        "--no-extract", *args), timeout=120)
-    assert done.code == 2, done.err
-    lines = done.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("crawler: error: "), done.err
-    assert all(needle in lines[0] for needle in needles), lines[0]
-    assert done.out == ""
-    assert not (tmp_path / "jobdir").exists()
+BAD = {
+    "zero": (["--processes", "0"], ["CRAWL_PROCESSES", "must be a whole number from 1, or auto", "'0'"]),
+    "abc": (["--processes", "abc"], ["CRAWL_PROCESSES", "must be a whole number from 1, or auto", "'abc'"]),
+    "setting": (["-s", "CRAWL_PROCESSES=-1"], ["CRAWL_PROCESSES", "must be a whole number from 1, or auto", "'-1'"]),
+    "jobdir": (["--processes", "2", "-s", "JOBDIR={tmp}/job-state"], ["--processes cannot be combined with JOBDIR"]),
+    "frontier": (["--processes", "2", "--frontier", "redis://127.0.0.1:1/0"],    # refused before Redis is asked
+                 ["--processes cannot be combined with --frontier"]),
+}
+
+
+def test_bad_process_counts_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    procs = {name: start("crawl", "news", "--seed", "http://127.0.0.1:9/", "--data-dir", str(tmp_path / name),
+                         "--no-extract", *(a.replace("{tmp}", str(tmp_path)) for a in args))
+             for name, (args, _needles) in BAD.items()}                # all at once: each is a Python start-up
+    for name, proc in procs.items():
+        done = finish(proc, timeout=120)
+        assert done.code == 2, (name, done.err)
+        lines = done.err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("crawler: error: "), (name, done.err)
+        assert all(needle in lines[0] for needle in BAD[name][1]), (name, lines[0])
+        assert done.out == "", name
+    assert not (tmp_path / "job-state").exists()
 
 
 # ----- pure parts ---------------------------------------------------------------------------------------------
