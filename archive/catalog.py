@@ -141,9 +141,9 @@ class Catalog:
         )
         try:
             self._db.row_factory = _row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
+            self._wal()
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
         except BaseException as exc:
             self._db.close()
@@ -153,6 +153,21 @@ class Catalog:
                     f"{self.path}: cannot open the catalog ({exc}); is it an SQLite catalog?"
                 ) from exc
             raise
+
+    def _wal(self) -> None:
+        """Switch to WAL. SQLite answers "database is locked" at once, without its busy handler, when
+        another process is creating the same new catalog (`crawl --processes` into a new data
+        directory): try again for up to the busy timeout."""
+        assert self._db is not None
+        deadline = time.monotonic() + 10.0
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _migrate(self) -> None:
         db = self._conn()

@@ -196,3 +196,36 @@ def test_refuses_newer_schema_and_non_catalogs(tmp_path: Path) -> None:
         capture(cat, "https://a/1", "2026-11-01T00:00:00Z")
     with Catalog(tmp_path / "c.sqlite") as cat:
         assert len(cat.captures()) == 1
+
+
+_OPEN_AT = """
+import sys, time
+from archive.catalog import Catalog
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+Catalog(sys.argv[1]).close()
+"""
+
+
+def test_processes_creating_one_new_catalog_at_once_all_open_it(tmp_path: Path) -> None:
+    """The processes of `crawl --processes N` open a new data directory's catalog at the same moment:
+    SQLite's switch to WAL could answer "database is locked" at once (before the retry this test failed
+    2 runs of 3)."""
+    import subprocess
+    import sys
+    import time
+
+    for trial in range(3):
+        path = tmp_path / f"t{trial}" / "catalog.sqlite"
+        path.parent.mkdir()
+        start = time.time() + 1.0
+        procs = [subprocess.Popen([sys.executable, "-c", _OPEN_AT, str(path), str(start)], stderr=subprocess.PIPE,
+                                  text=True) for _ in range(6)]
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0] * 6, errors
+        catalog = Catalog(path)
+        try:
+            assert catalog.runs() == []
+        finally:
+            catalog.close()
