@@ -216,7 +216,8 @@ def run(args: argparse.Namespace) -> int:
     from crawler.commands.worker import join_frontier
 
     kwargs = spider_args_from(args)
-    if getattr(args, "frontier", None) and _processes(settings_from(args)) > 1:
+    processes = _processes(settings_from(args))        # a bad value fails before anything is written
+    if getattr(args, "frontier", None) and processes > 1:
         from crawler.errors import UsageError
 
         raise UsageError("--processes cannot be combined with --frontier: start more `crawler worker` processes instead")
