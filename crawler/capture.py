@@ -90,9 +90,13 @@ class WarcCaptureMiddleware:
         if self._pool is None:
             resp_loc, revisit = self._store(exchange, request.meta, mime)
         else:
+            from twisted.internet import reactor
+
             if not self._pool.started:
                 self._pool.start()
-            from twisted.internet import reactor
+                # A forced shutdown (a second Ctrl-C) stops the reactor without engine_stopped: the
+                # writer thread would then keep the process alive for ever.
+                reactor.addSystemEventTrigger("during", "shutdown", self._stop_pool)  # type: ignore[arg-type]
 
             resp_loc, revisit = await maybe_deferred_to_future(
                 threads.deferToThreadPool(reactor, self._pool, self._store, exchange, request.meta, mime)  # type: ignore[arg-type]

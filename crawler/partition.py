@@ -517,6 +517,7 @@ class Partitions:
         self.stopping: str | None = None
         self.errors: list[str] = []
         self.notes: list[str] = []            # what happened, for the run's log (the terminal gets one line)
+        self.signals = 0                      # Ctrl-C / SIGTERM received
         self.terminal = sys.stderr.isatty() and bool(defaults.getbool("PROGRESS_ENABLED", True))
         self.started = time.monotonic()
         self.drawn = 0.0
@@ -670,9 +671,24 @@ class Partitions:
             sys.stderr.write("\r\x1b[K" + progress_line(total, now - self.started) + f" ({self.count} processes)")
             sys.stderr.flush()
 
+    def _signalled(self, signum: int, frame: object) -> None:
+        self.signals += 1
+        if self.signals == 1:
+            self.stop("shutdown")
+            return
+        # Scrapy forces its shutdown at the second SIGTERM (the first only asks for what "stop" already
+        # asked); two signals sent at once could arrive as one
+        for _ in range(2):
+            for child in self.children:
+                if not child.ended and child.process.poll() is None:
+                    child.process.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+
     def wait(self) -> list[_Child]:
-        """Until every child has exited; Ctrl-C or SIGTERM stops all of them cleanly."""
-        previous = {sig: signal.signal(sig, lambda *_: self.stop("shutdown")) for sig in (signal.SIGINT, signal.SIGTERM)}
+        """Until every child has exited. Ctrl-C or SIGTERM stops all of them cleanly; a second one forces
+        them to stop at once (Scrapy's unclean shutdown: the WARC files stay open, the next crawl recovers
+        them)."""
+        previous = {sig: signal.signal(sig, self._signalled) for sig in (signal.SIGINT, signal.SIGTERM)}
         selector = selectors.DefaultSelector()
         try:
             for child in self.children:

@@ -378,3 +378,35 @@ def test_an_archive_that_cannot_be_opened_stops_the_crawl_with_one_line(demo_sit
         assert list(catalog.captures()) == []
     finally:
         catalog.close()
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_second_ctrl_c_stops_at_once_and_resume_loses_nothing(fresh_site: Any, tmp_path: Path,
+                                                                processes: str) -> None:
+    """Ctrl-C twice: Scrapy's unclean shutdown. The process exits at once (its WARC writer thread kept it
+    alive for ever before) with 130 and one line; `--resume` recovers the open WARC files and finishes."""
+    site = fresh_site(articles=30)
+    data = tmp_path / "data"
+    proc = start("crawl", "news", "--seed", site.base_url + "/", "--data-dir", str(data), "--no-extract", *FAST,
+                 "-s", "DOWNLOAD_DELAY=0.2", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "--processes", processes)
+    deadline = time.monotonic() + 120
+    while len(article_gets(site)) < 4 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    lines = [line for line in err.strip().splitlines() if line.startswith("crawler:")]
+    assert len(lines) == 1 and "--resume" in lines[0], err
+    run_id = lines[0].split("--resume ")[1].split()[0]
+    assert len(article_gets(site)) < len(site.truth), "the crawl should have been stopped early"
+
+    resumed = start("crawl", "news", "--resume", run_id, "--data-dir", str(data))
+    out, err = resumed.communicate(timeout=240)
+    assert resumed.returncode == 0, err
+    assert not list((data / "warc").glob("*.open"))
+    responses = Counter(rec.target_uri for path in (data / "warc").glob("*.warc.gz") for rec in iter_records(path)
+                        if rec.rec_type == "response")
+    assert {t.url for t in site.truth} <= set(responses)
+    assert [u for u, n in responses.items() if n > 1 and not u.endswith("/robots.txt")] == []

@@ -201,6 +201,10 @@ def execute(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any]
     if result.finish_reason == "crashed":
         raise CommandError(f"the crawl stopped: {result.stats.get('partition/crashed', 'a crawl process')} died "
                            f"without finishing; everything archived so far is intact. To continue: {again}")
+    if result.finish_reason == "unknown":     # Scrapy's forced shutdown (a second Ctrl-C): nothing was closed
+        print(f"crawler: interrupted before the crawl could close; nothing archived is lost (the next crawl "
+              f"in this data directory recovers the unfinished WARC files). To continue: {again}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if result.finish_reason == "shutdown":
         print(f"crawler: interrupted; WARC files closed, nothing archived is lost. To continue: {again}",
               file=sys.stderr)
