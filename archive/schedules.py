@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from archive.runstats import merge_stats
 from archive.timeutil import parse_iso, sortable_z
 
 __all__ = ["ACTIVE", "FAILED", "NAME_RE", "RunRow", "ScheduleRow", "ScheduleStore", "ScheduleStoreError"]
@@ -313,11 +314,4 @@ class ScheduleStore:
                                 (f"{run_id}-p[0-9]*",)).fetchall()
         if not rows:
             return None
-        total: dict[str, Any] = {}
-        for row in rows:
-            for key, value in (json.loads(row["stats"]) if row["stats"] else {}).items():
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    total[key] = total.get(key, 0) + value
-                else:
-                    total.setdefault(key, value)
-        return total
+        return merge_stats([json.loads(row["stats"]) if row["stats"] else {} for row in rows])

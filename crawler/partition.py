@@ -58,6 +58,7 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.request import request_from_dict
 from twisted.internet import task
 
+from archive.runstats import merge_stats
 from crawler.diskqueue import DiskQueueScheduler
 from crawler.progress import progress_line, summarize
 
@@ -322,6 +323,13 @@ class PartitionScheduler(DiskQueueScheduler):
             self.loop.call_soon(self._flush)
         return True
 
+    def _wake_engine(self) -> None:
+        """Have the engine look at the scheduler (and at whether it is idle) again now."""
+        engine = self.crawler.engine
+        slot = getattr(engine, "_slot", None) if engine is not None else None
+        if slot is not None:
+            slot.nextcall.schedule()
+
     def _inc(self, key: str, count: int = 1) -> None:
         if self.stats is not None:
             self.stats.inc_value(key, count)
@@ -345,10 +353,7 @@ class PartitionScheduler(DiskQueueScheduler):
             request = request_from_dict(as_dict, spider=self.spider)
             super().enqueue_request(request)
         self._inc("partition/received", len(dicts))
-        engine = self.crawler.engine
-        slot = getattr(engine, "_slot", None) if engine is not None else None
-        if slot is not None:
-            slot.nextcall.schedule()
+        self._wake_engine()
 
     def _peer_gone(self, exc: OSError) -> None:
         # A partition that stopped by itself (its page limit, an error): what it would have crawled is left.
@@ -395,8 +400,7 @@ class PartitionScheduler(DiskQueueScheduler):
         if engine is None:
             return
         if reason == "finished":                     # idle already: the engine closes at its next look
-            if engine._slot is not None:
-                engine._slot.nextcall.schedule()
+            self._wake_engine()
         else:
             deferred_from_coro(engine.close_spider_async(reason=reason))
 
@@ -473,24 +477,6 @@ def child_settings(settings: Mapping[str, Any], index: int, count: int, run_id: 
 def share(total: int, index: int, count: int) -> int:
     """Partition ``index``'s share of ``total`` (the shares add up to ``total``)."""
     return total // count + (1 if index < total % count else 0)
-
-
-def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One crawl's stats from its partitions': numbers add up, times span all of them, the rest is the first's."""
-    merged: dict[str, Any] = {}
-    for stats in parts:
-        for key, value in stats.items():
-            if key == "start_time":
-                merged[key] = min(merged.get(key, value), value)
-            elif key in ("finish_time", "elapsed_time_seconds"):
-                merged[key] = max(merged.get(key, value), value)
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                before = merged.get(key)
-                # a number adds up; None (Scrapy's rates of a crawl under a second) counts as nothing
-                merged[key] = value + before if isinstance(before, int | float) else value
-            elif merged.get(key) is None:
-                merged[key] = value
-    return merged
 
 
 _REASON_RANK = {"disk_full": 0, "crashed": 1, "shutdown": 2}      # the crawl's finish reason: the most serious partition's
