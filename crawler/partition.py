@@ -67,7 +67,7 @@ logger = logging.getLogger(__name__)
 LOCAL = "partition_local"        # request.meta: crawl it in the process that made it, whoever owns the URL
 ENV = "CRAWLER_PARTITION"        # set by the parent for each child: PartitionSpec as JSON
 PIPE_SIZE = 1 << 20              # asked of the kernel for every pipe (Linux allows 1 MiB unprivileged)
-_HEAD = struct.Struct(">I")      # a batch on a data pipe: its length, then a pickled list of request dicts
+_HEAD = struct.Struct(">I")      # a batch on a data pipe: its length, then a pickled list of pickled request dicts
 
 
 def part_run_id(run_id: str, index: int) -> str:
@@ -253,7 +253,7 @@ class PartitionScheduler(DiskQueueScheduler):
     fingerprint: Callable[[Request], bytes]
     index = 0
     count = 1
-    batches: dict[int, list[dict[str, Any]]]   # owner -> requests to send it at the next flush
+    batches: dict[int, list[bytes]]            # owner -> pickled requests to send it at the next flush
     sent: dict[int, int]                       # batches sent, per owner
     received: dict[int, int]                   # batches received, per sender
     stop_reason: str | None = None
@@ -306,9 +306,8 @@ class PartitionScheduler(DiskQueueScheduler):
         if not request.dont_filter and self.df.request_seen(request):
             self.df.log(request, self.spider)
             return False
-        try:
-            as_dict = request.to_dict(spider=self.spider)
-            pickle.dumps(as_dict, protocol=pickle.HIGHEST_PROTOCOL)   # meta must survive the pipe
+        try:       # pickled here, once: a meta value that cannot travel keeps the request in this process
+            blob = pickle.dumps(request.to_dict(spider=self.spider), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # noqa: BLE001 - any object in meta may refuse to pickle; kept here instead
             if not self.unsendable:
                 self.unsendable = True
@@ -316,7 +315,7 @@ class PartitionScheduler(DiskQueueScheduler):
                                "(%s: %s): %s", type(exc).__name__, exc, request)
             self._inc("partition/unsendable")
             return bool(super().enqueue_request(request.replace(dont_filter=True)))
-        self.batches.setdefault(owner, []).append(as_dict)
+        self.batches.setdefault(owner, []).append(blob)
         self._inc("partition/forwarded")
         if not self.flush_soon:
             self.flush_soon = True
@@ -338,8 +337,8 @@ class PartitionScheduler(DiskQueueScheduler):
     def _flush(self) -> None:
         self.flush_soon = False
         batches, self.batches = self.batches, {}
-        for owner, dicts in batches.items():
-            payload = pickle.dumps(dicts, protocol=pickle.HIGHEST_PROTOCOL)
+        for owner, blobs in batches.items():
+            payload = pickle.dumps(blobs, protocol=pickle.HIGHEST_PROTOCOL)
             self.writers[owner].write(_HEAD.pack(len(payload)) + payload)
             self.sent[owner] += 1
 
@@ -347,12 +346,13 @@ class PartitionScheduler(DiskQueueScheduler):
         return lambda frame: self._receive(sender, frame)
 
     def _receive(self, sender: int, frame: bytes) -> None:
-        dicts = pickle.loads(frame)    # noqa: S301 - written by a sibling process of this crawl over a private pipe
+        # written by a sibling process of this crawl over a private pipe
+        blobs = pickle.loads(frame)    # noqa: S301
         self.received[sender] += 1
-        for as_dict in dicts:
-            request = request_from_dict(as_dict, spider=self.spider)
+        for blob in blobs:
+            request = request_from_dict(pickle.loads(blob), spider=self.spider)   # noqa: S301
             super().enqueue_request(request)
-        self._inc("partition/received", len(dicts))
+        self._inc("partition/received", len(blobs))
         self._wake_engine()
 
     def _peer_gone(self, exc: OSError) -> None:
