@@ -254,6 +254,9 @@ _HIDDEN = re.compile(r"(?:^|\s)(?:hidden|hide|is-hidden|uk-hidden|element-hidden
 # a class or id word of a box listing other stories like this one ("similar_threads", "similar-posts"); not
 # "related" nor "teaser" (on the dev set's even half they hid the article's own date as often as others')
 _SIMILAR_STORIES = re.compile(r"(?:^|[\s_-])similar(?=$|[\s_-])", re.I)
+# a site's navigation bar or menu by its class ("vhb-c-nav-top", "td-header-sp-top-menu"), where sites show
+# today's date above the headline, as in <nav> (see _nav_bar)
+_NAV_CLASS = re.compile(r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|topbar)(?=$|[\s_-])", re.I)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
@@ -354,9 +357,12 @@ def _elsewhere(el: HtmlElement) -> bool:
     sidebar."""
     if _hidden(el) or (el.getparent() is not None and _hidden(el.getparent())):
         return True
+    if _NAV_CLASS.search(el.get("class") or ""):
+        return True
     aside = None
     for node in el.iterancestors():
-        if node.tag == "nav" or _SIMILAR_STORIES.search(f"{node.get('class') or ''} {node.get('id') or ''}"):
+        names = f"{node.get('class') or ''} {node.get('id') or ''}"
+        if node.tag == "nav" or _SIMILAR_STORIES.search(names) or (_NAV_CLASS.search(names) and _nav_bar(node)):
             return True
         if node.tag == "header" and _masthead(node):
             return True
@@ -365,6 +371,12 @@ def _elsewhere(el: HtmlElement) -> bool:
         if node.tag == "article" and aside is not None:  # the article's own aside: judge from outside it
             return in_other_content(aside.getparent())
     return in_other_content(el)
+
+
+def _nav_bar(node: HtmlElement) -> bool:
+    """Whether an element with a navigation class is a bar or menu, not a page layout named after one
+    (`<body class="site-navigation">`, a wrapper holding the headline)."""
+    return node.tag not in ("body", "html") and next(node.iter("h1"), None) is None
 
 
 def _in_masthead(el: HtmlElement) -> bool:

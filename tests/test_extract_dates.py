@@ -157,6 +157,19 @@ def test_todays_date_in_the_navigation_is_not_the_articles() -> None:
     assert extract(page(before=before, article=article), URL).published == "2022-01-14"
 
 
+def test_todays_date_in_a_navigation_bar_known_by_its_class() -> None:
+    before = ('<div class="site-header"><div class="site-header__nav-top">'
+              '<time class="nav-top--date">Mittwoch, 8. Juli 2020</time><a href="/">Start</a></div></div>')
+    article = f'<h1>Rain returns</h1><p class="byline">By Jane Doe, <span class="date">27.04.2020</span></p>{BODY}'
+    votes = _votes(page(before=before, article=article))
+    assert votes["visible"] == "2020-04-27"
+    assert extract(page(before=before, article=article), URL).published == "2020-04-27"
+    # a layout named after the navigation, around the headline, is no navigation bar
+    html = (f'<html><body class="site-navigation"><div class="nav-wrapper"><h1>Rain returns</h1>'
+            f'<span class="date">14.04.2021</span>{BODY}</div></body></html>')
+    assert _votes(html)["visible"] == "2021-04-14"
+
+
 def test_day_first_numeric_date_with_spaces_after_the_dots() -> None:
     assert text_date("Von Deutscher Tennis Bund 4.\u20092.\u20092022.") == "2022-02-04"
     assert text_date("Stand: 14. 04. 2021, 10:00 Uhr") == "2021-04-14"
