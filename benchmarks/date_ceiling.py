@@ -130,6 +130,39 @@ def page_reader(dev: Path) -> Any:
     return read
 
 
+def date_misses(truth: dict[str, Any], pages: list[dict[str, Any]],
+                read_page: Any) -> tuple[dict[str, int], list[tuple[str, str, str, Any, list[str]]]]:
+    """Count the annotated pages by outcome (right, malformed truth, true day not in the page, in the page
+    but missed) from score.py's per-page output `pages`; also list each miss (outcome, file, truth, our
+    date, how the true day is written in the page)."""
+    predicted = {p["url"]: (p.get("predicted") or {}).get("date") for p in pages}
+    counts = {"pages with a date": 0, "right": 0, "malformed truth": 0, "not in the page": 0,
+              "in the page, missed": 0}
+    misses = []
+    for url, item in truth.items():
+        if not item.get("date") or url not in predicted:
+            continue
+        counts["pages with a date"] += 1
+        day = truth_day(item["date"])
+        guess = truth_day(str(predicted[url] or ""))
+        if day is not None and guess == day:
+            counts["right"] += 1
+            continue
+        if day is None:
+            kind, ways = "malformed truth", []
+        else:
+            ways = where_written(read_page(item["file"]), day)
+            kind = "in the page, missed" if ways else "not in the page"
+        counts[kind] += 1
+        misses.append((kind, item["file"], item["date"], predicted[url], ways))
+    return counts, misses
+
+
+def ceiling(counts: dict[str, int]) -> float:
+    """The share of annotated pages whose true day is written in the page (see the module's docstring)."""
+    return (counts["right"] + counts["in the page, missed"]) / max(1, counts["pages with a date"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="the extraction-dev folder")
@@ -143,33 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     truth: dict[str, Any] = json.loads((args.dev / "evaldata.json").read_text(encoding="utf-8"))
     results = (json.loads(args.results.read_text(encoding="utf-8")) if args.results
                else run_scorer(args.dev, args.jobs))
-    predicted = {p["url"]: (p.get("predicted") or {}).get("date") for p in results["pages"]}
-    read_page = page_reader(args.dev)
-    counts = {"pages with a date": 0, "right": 0, "malformed truth": 0, "not in the page": 0,
-              "in the page, missed": 0}
-    misses = []
-    for url, item in truth.items():
-        if not item.get("date"):
-            continue
-        counts["pages with a date"] += 1
-        day = truth_day(item["date"])
-        guess = truth_day(str(predicted.get(url) or ""))
-        if day is not None and guess == day:
-            counts["right"] += 1
-            continue
-        if day is None:
-            kind, ways = "malformed truth", []
-        else:
-            ways = where_written(read_page(item["file"]), day)
-            kind = "in the page, missed" if ways else "not in the page"
-        counts[kind] += 1
-        misses.append((kind, item["file"], item["date"], predicted.get(url), ways))
-    n = counts["pages with a date"]
-    reachable = counts["right"] + counts["in the page, missed"]
+    counts, misses = date_misses(truth, results["pages"], page_reader(args.dev))
     for key, value in counts.items():
         print(f"{key:22} {value}")
-    print(f"accuracy               {counts['right'] / n:.3f}")
-    print(f"ceiling                {reachable / n:.3f}  (true day written somewhere in the page)")
+    print(f"accuracy               {counts['right'] / counts['pages with a date']:.3f}")
+    print(f"ceiling                {ceiling(counts):.3f}  (true day written somewhere in the page)")
     if args.list:
         for kind, file, true, guess, ways in sorted(misses):
             print(f"{kind:20} {file[:44]:44} truth {true:12} ours {str(guess)[:25]:25} {','.join(ways)}")
