@@ -26,26 +26,53 @@ _ISO_LIKE = re.compile(r"^\s*(\d{4})-?(\d{2})-?(\d{2})(?:[T ](\d{1,2}):?(\d{2})(
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?:/|[_-]|\.|$)")
 _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])/")
 
-_MONTHS = {
-    # English, German, French, Spanish, Italian, Portuguese, Dutch, Polish (genitive) month names
-    "jan": 1, "january": 1, "januar": 1, "jänner": 1, "janvier": 1, "enero": 1, "gennaio": 1, "janeiro": 1,
-    "januari": 1, "stycznia": 1,
-    "feb": 2, "february": 2, "februar": 2, "février": 2, "fevrier": 2, "febrero": 2, "febbraio": 2,
-    "fevereiro": 2, "februari": 2, "lutego": 2,
-    "mar": 3, "march": 3, "märz": 3, "maerz": 3, "mars": 3, "marzo": 3, "março": 3, "maart": 3, "marca": 3,
-    "apr": 4, "april": 4, "avril": 4, "abril": 4, "aprile": 4, "kwietnia": 4,
-    "may": 5, "mai": 5, "mayo": 5, "maggio": 5, "maio": 5, "mei": 5, "maja": 5,
-    "jun": 6, "june": 6, "juni": 6, "juin": 6, "junio": 6, "giugno": 6, "junho": 6, "czerwca": 6,
-    "jul": 7, "july": 7, "juli": 7, "juillet": 7, "julio": 7, "luglio": 7, "julho": 7, "lipca": 7,
-    "aug": 8, "august": 8, "août": 8, "aout": 8, "agosto": 8, "augustus": 8, "sierpnia": 8,
-    "sep": 9, "sept": 9, "september": 9, "septembre": 9, "septiembre": 9, "settembre": 9, "setembro": 9,
-    "września": 9,
-    "oct": 10, "october": 10, "oktober": 10, "octobre": 10, "octubre": 10, "ottobre": 10, "outubro": 10,
-    "października": 10,
-    "nov": 11, "november": 11, "novembre": 11, "noviembre": 11, "novembro": 11, "listopada": 11,
-    "dec": 12, "december": 12, "dezember": 12, "décembre": 12, "decembre": 12, "diciembre": 12,
-    "dicembre": 12, "dezembro": 12, "grudnia": 12,
-}
+_MONTH_NAMES = (
+    # by month: English, German, French, Spanish, Italian, Portuguese, Dutch, Scandinavian, Polish (genitive),
+    # Czech (genitive), Finnish (partitive), Russian and Ukrainian (genitive), Turkish, Romanian, Catalan,
+    # Greek (genitive), and the abbreviations these languages print ("janv.", "abr.", "Okt.", "mrt")
+    ("jan", "january", "januar", "jänner", "janvier", "janv", "enero", "ene", "gennaio", "gen", "janeiro",
+     "januari", "stycznia", "sty", "ledna", "tammikuuta", "января", "січня", "ocak", "ianuarie", "gener",
+     "ιανουαρίου"),
+    ("feb", "february", "februar", "feber", "février", "fevrier", "févr", "fevr", "febrero", "febbraio", "fevereiro",
+     "fev", "februari", "lutego", "lut", "února", "helmikuuta", "февраля", "лютого", "şubat", "subat", "februarie",
+     "febrer", "φεβρουαρίου"),
+    ("mar", "march", "märz", "maerz", "mär", "mrz", "mars", "marzo", "março", "maart", "mrt", "marts", "marca",
+     "března", "maaliskuuta", "марта", "березня", "mart", "martie", "març", "μαρτίου"),
+    ("apr", "april", "avril", "avr", "abril", "abr", "aprile", "kwietnia", "kwi", "dubna", "huhtikuuta",
+     "апреля", "квітня", "nisan", "aprilie", "απριλίου"),
+    ("may", "mai", "mayo", "maggio", "mag", "maio", "mei", "maj", "maja", "května", "toukokuuta", "мая",
+     "травня", "mayıs", "mayis", "maig", "μαΐου", "μαίου"),
+    ("jun", "june", "juni", "juin", "junio", "giugno", "giu", "junho", "czerwca", "cze", "června",
+     "kesäkuuta", "июня", "червня", "haziran", "iunie", "juny", "ιουνίου"),
+    ("jul", "july", "juli", "juillet", "juil", "julio", "luglio", "lug", "julho", "lipca", "lip", "července",
+     "heinäkuuta", "июля", "липня", "temmuz", "iulie", "juliol", "ιουλίου"),
+    ("aug", "august", "augusti", "août", "aout", "agosto", "ago", "augustus", "sierpnia", "sie", "srpna",
+     "elokuuta", "августа", "серпня", "ağustos", "agustos", "agost", "αυγούστου"),
+    ("sep", "sept", "september", "septembre", "septiembre", "settembre", "set", "setembro", "września", "wrz",
+     "září", "syyskuuta", "сентября", "вересня", "eylül", "eylul", "septembrie", "setembre", "σεπτεμβρίου"),
+    ("oct", "october", "oktober", "okt", "octobre", "octubre", "ottobre", "ott", "outubro", "out",
+     "października", "paź", "října", "lokakuuta", "октября", "жовтня", "ekim", "octombrie", "οκτωβρίου"),
+    ("nov", "november", "novembre", "noviembre", "novembro", "listopada", "lis", "listopadu", "marraskuuta",
+     "ноября", "листопада", "kasım", "kasim", "noiembrie", "νοεμβρίου"),
+    ("dec", "december", "dezember", "dez", "décembre", "decembre", "déc", "diciembre", "dic", "dicembre",
+     "dezembro", "desember", "grudnia", "gru", "prosince", "joulukuuta", "декабря", "грудня", "aralık", "aralik",
+     "decembrie", "desembre", "δεκεμβρίου"),
+)
+_MONTHS = {name: number for number, names in enumerate(_MONTH_NAMES, 1) for name in names}
+
+
+def _fold(name: str) -> str:
+    """A month name as the lookup knows it: lower case, dotted and dotless i as plain i (a case-blind match
+    of "MAYIS" or "JANVİER" lowers to other letters than the table's)."""
+    return name.lower().replace("\u0307", "").replace("ı", "i")
+
+
+_MONTH_NUMBER = {_fold(name): number for name, number in _MONTHS.items()}
+
+
+def _month(name: str) -> int:
+    """The number of a month name the patterns matched (0, an invalid month, for none)."""
+    return _MONTH_NUMBER.get(_fold(name), 0)
 
 
 def _trie(words: Iterable[str]) -> str:
@@ -70,15 +97,23 @@ def _trie(words: Iterable[str]) -> str:
 
 # a month name is always followed by "." "," or a space in the patterns, so one name at most fits a position
 _MONTH_RE = _trie(_MONTHS)
+# month first ("April 14, 2021", "Sept. 14 2021") is English (a month name tried at every word is costly: the
+# abbreviations of other languages are common words, "set", "out", "ago")
+_MONTH_FIRST = ("jan", "january", "feb", "february", "mar", "march", "apr", "april", "may", "jun", "june", "jul",
+                "july", "aug", "august", "sep", "sept", "september", "oct", "october", "nov", "november", "dec",
+                "december")
+_MONTH_FIRST_RE = _trie(_MONTH_FIRST)
 # "April 14, 2021" / "Apr. 14 2021"
-_TEXT_MDY = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{{2}})\b", re.I)
+_TEXT_MDY = re.compile(rf"\b({_MONTH_FIRST_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{{2}})\b", re.I)
 # "14 April 2021" / "14. April 2021" / "14 de abril de 2021" / "14 avril 2021"
-_TEXT_DMY = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|er)?\.?\s+(?:de\s+)?({_MONTH_RE})\.?,?\s+(?:de\s+)?((?:19|20)\d{{2}})\b",
-                       re.I)
+_TEXT_DMY = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|er)?\.?\s+(?:de\s+|d[’'])?({_MONTH_RE})\.?,?\s+(?:de\s+)?"
+                       rf"((?:19|20)\d{{2}})\b", re.I)
 # "14.04.2021" / "14/04/2021" (day first, as in most of the world) and "2021-04-14" / "2021/04/14"
 _TEXT_NUMERIC_DMY = re.compile(r"(?<![\d.])(\d{1,2})(?:/|\.\s?)(\d{1,2})(?:/|\.\s?)((?:19|20)\d{2})(?![\d])")
 _YEAR = re.compile(r"(?:19|20)\d{2}")
 _TEXT_YMD = re.compile(r"(?<![\d])((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d])")
+# "2021年4月14日" (Chinese, Japanese), "2021년 4월 14일" (Korean)
+_TEXT_CJK = re.compile(r"((?:19|20)\d{2})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]")
 
 
 # common zone abbreviations in pages (seconds east of UTC); unknown ones leave the time naive
@@ -176,8 +211,9 @@ def labelled_date(text: str) -> str | None:
     return None
 
 
-_DATE_PATTERNS = ((_TEXT_MDY, "mdy"), (_TEXT_DMY, "dmy"), (_TEXT_YMD, "ymd"), (_TEXT_NUMERIC_DMY, "dmy#"))
-# the four in one alternation, each in a group of its own: one scan stops at the first date of any of them
+_DATE_PATTERNS = ((_TEXT_MDY, "mdy"), (_TEXT_DMY, "dmy"), (_TEXT_YMD, "ymd"), (_TEXT_NUMERIC_DMY, "dmy#"),
+                  (_TEXT_CJK, "ymd"))
+# the five in one alternation, each in a group of its own: one scan stops at the first date of any of them
 # (the same match: at a position, the alternation tries them in order, as the tie rule below ranks them)
 _ANY_DATE = re.compile("|".join(f"({p.pattern})" for p, _ in _DATE_PATTERNS), re.I)
 _ORDER_OF_GROUP = {1 + 4 * i: order for i, (_, order) in enumerate(_DATE_PATTERNS)}  # 3 groups each + its own
@@ -209,12 +245,13 @@ def _first_date(text: str) -> tuple[int, date] | None:
 
 def _day(order: str, a: str, b: str, c: str) -> date | None:
     if order == "mdy":
-        return _valid(int(c), _MONTHS[a.lower()], int(b))
+        return _valid(int(c), _month(a), int(b))
     if order == "dmy":
-        return _valid(int(c), _MONTHS[b.lower()], int(a))
+        return _valid(int(c), _month(b), int(a))
     if order == "ymd":
         return _valid(int(a), int(b), int(c))
-    return _valid(int(c), int(b), int(a))
+    # day first, as most of the world writes it; month first (US) only where day first is impossible ("04/14/2021")
+    return _valid(int(c), int(b), int(a)) or (_valid(int(c), int(a), int(b)) if int(b) > 12 else None)
 
 
 # a label that says the date after it is the publication date
@@ -431,7 +468,7 @@ def _short_year_date(text: str) -> str | None:
         m = pattern.search(text)
         if m:
             d, mo, yy = m.groups()
-            day = _valid(int(yy) + (1900 if int(yy) >= 90 else 2000), _MONTHS[mo.lower()] if named else int(mo), int(d))
+            day = _valid(int(yy) + (1900 if int(yy) >= 90 else 2000), _month(mo) if named else int(mo), int(d))
             if day:
                 return day.isoformat()
     return None

@@ -335,3 +335,31 @@ def test_without_a_headline_the_page_text_is_read_from_the_end_of_the_masthead()
     # a page header that is not a masthead (inside <main>) is read as before
     html = html.replace("<header>", "<main><header>").replace("</body>", "</main></body>")
     assert _votes(html)["text"] == "2020-02-26"
+
+
+# ---- dates written out in more languages and scripts ----
+
+def test_month_names_and_abbreviations_of_many_languages() -> None:
+    written = ["14 апреля 2021", "14. huhtikuuta 2021", "14. dubna 2021", "14 Nisan 2021", "14 квітня 2021",
+               "14 aprilie 2021", "14 d’abril de 2021", "14 Απριλίου 2021", "14 avr. 2021", "14 abr. 2021",
+               "14 kwi 2021", "Apr. 14, 2021", "2021年4月14日", "2021년 4월 14일", "2021 年 4 月 14 日"]
+    for text in written:
+        assert text_date(f"Publicado: {text}, 10:30") == "2021-04-14", text
+    assert text_date("14. Okt. 2021") == "2021-10-14" and text_date("14 mrt 2021") == "2021-03-14"
+
+
+def test_case_blind_matches_of_turkish_letters_do_not_break_the_month_lookup() -> None:
+    assert text_date("14 MAYIS 2021") == "2021-05-14" and text_date("14 Mayıs 2021") == "2021-05-14"
+    assert text_date("14 JANVİER 2021") == "2021-01-14"  # İ lowers to i + a combining dot
+
+
+def test_slashed_date_read_month_first_only_where_day_first_is_impossible() -> None:
+    assert text_date("Posted 04/14/2021") == "2021-04-14"
+    assert text_date("Posted 03/04/2021") == "2021-04-03"  # day first, as most of the world writes it
+    assert text_date("Posted 14/13/2021") is None
+
+
+def test_a_russian_dateline_moves_a_utc_stamp_to_the_local_day() -> None:
+    head = '<meta property="article:published_time" content="2021-12-30T21:30:00Z">'
+    article = f'<h1>Новогодний концерт</h1><p class="date">31 декабря 2021, 00:30</p>{BODY}'
+    assert extract(page(head=head, article=article, lang="ru"), URL).published[:10] == "2021-12-31"
