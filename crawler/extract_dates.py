@@ -197,9 +197,27 @@ def url_date(url: str) -> str | None:
 
 
 def text_date(text: str) -> str | None:
-    """The first date written out in a short text (a dateline), as YYYY-MM-DD."""
+    """The first date written out in a short text (a dateline), as YYYY-MM-DD: the first that no update label
+    announces ("Updated 15.04.2021 | Published 14.04.2021"), else the first."""
     found = _first_date(text)
-    return found[1].isoformat() if found else None
+    if found is None:
+        return None
+    first = found
+    while _UPDATE_LABEL.search(text, max(0, found[0] - _LABEL_REACH), found[0]):
+        rest = _first_date(text[found[0] + _SHORTEST_DATE:])
+        if rest is None:
+            return first[1].isoformat()  # only the last change is shown: what readers (and annotators) take
+        found = (found[0] + _SHORTEST_DATE + rest[0], rest[1])
+    return found[1].isoformat()
+
+
+_SHORTEST_DATE = 8  # "1.2.2021": a date found again starts past this much of the last one
+_LABEL_REACH = 30  # characters before a date where its label is
+# a label saying the date after it is the last change, not the publication
+_UPDATE_LABEL = re.compile(
+    r"(?:updated|last\s+modified|modified|aktualisiert|geändert|mis\s+à\s+jour|màj|actualizado|actualització|"
+    r"aggiornato|atualizado|bijgewerkt|zaktualizowano|aktualizacja|päivitetty|обновлено|обновлён|更新)"
+    r"[^\d]{0,20}$", re.I)
 
 
 def labelled_date(text: str) -> str | None:

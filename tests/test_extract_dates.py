@@ -363,3 +363,15 @@ def test_a_russian_dateline_moves_a_utc_stamp_to_the_local_day() -> None:
     head = '<meta property="article:published_time" content="2021-12-30T21:30:00Z">'
     article = f'<h1>Новогодний концерт</h1><p class="date">31 декабря 2021, 00:30</p>{BODY}'
     assert extract(page(head=head, article=article, lang="ru"), URL).published[:10] == "2021-12-31"
+
+
+def test_a_dateline_that_shows_the_last_change_first_gives_the_publication() -> None:
+    assert text_date("Aktualisiert am 15.04.2021, 09:12 Uhr · Veröffentlicht am 14.04.2021, 17:40 Uhr") == "2021-04-14"
+    assert text_date("Mis à jour le 15/04/2021 à 10h12, publié le 14/04/2021") == "2021-04-14"
+    assert text_date("April 14, 2021, updated April 15, 2021") == "2021-04-14"
+    # a page that shows only its last change keeps that date: readers take it as the page's
+    assert text_date("Updated: April 15, 2021") == "2021-04-15"
+    article = ('<h1>Rain returns</h1><p class="dates"><span>Actualizado 15/04/2021 09:12</span> · '
+               f'<span>Publicado 14/04/2021 17:40</span></p>{BODY}')
+    head = '<meta name="date" content="2021-04-15">'
+    assert extract(page(head=head, article=article, lang="es"), URL).published == "2021-04-14"
