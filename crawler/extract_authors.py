@@ -21,7 +21,7 @@ from crawler.extract_signals import Signals, ld_list, ld_text
 
 _WS = re.compile(r"\s+")
 # what bylines put before names: "By", "Von", "Posted by", "Veröffentlicht von", "Zeige alle Beiträge von"
-_LEAD_WORDS = (r"(?:autoren|autorinnen|post(?:ed)?|post\s+author|written|published|reported|reporting|story|words|"
+_LEAD_WORDS = (r"(?:autoren|autorinnen|post(?:ed)?|post\s+author|written|submitted|published|reported|reporting|story|words|"
                r"(?:text|words)\s*(?:&|\+|/|und|and|et)\s*(?:fotos?|photos?|bild(?:er)?|images?)|text|texte|photos?|"
                r"veröffentlicht|eingestellt|erstellt|geschrieben|verfasst|publiziert|beitrag|beiträge|artikel|"
                r"pressemitteilung|gastbeitrag|blogbeitrag|article|autor(?:in)?|authors?|auteur|autore|publié|écrit|rédigé|escrito|publicado|"
@@ -29,7 +29,8 @@ _LEAD_WORDS = (r"(?:autoren|autorinnen|post(?:ed)?|post\s+author|written|publish
                r"gespeichert|redaktion(?=\s*:))")
 _PREFIX = re.compile(
     rf"^(?:[^,;|]{{0,30}}?\b{_LEAD_WORDS}(?:\b|(?=[A-ZÄÖÜÉ]))(?:\s*(?:by|von|vom|par|por|da|de|door)\b)?\s*[:\-–—]?\s*"
-    r"|(?:by|von|vom|par|por|door|av|af|di)\s*:?\s+|[~©]\s*)+",
+    r"|(?:by|von|vom|par|por|door|av|af|di)\s*:?\s+|[~©]\s*"
+    r"|(?:作者|记者|記者|撰文|编辑|編輯|بقلم|كتب|teksti|tekst)\s*[:：]?\s*|文\s*[:：]\s*)+",
     re.I)
 _CUT = re.compile(
     r"\s(?:am|on|at|um|le|el|il|vor|ago|den|dem)\s.*$"
@@ -56,13 +57,14 @@ _DATE_CUT = re.compile(
     r"|\d{1,2}:\d{2}|\b(?:19|20)\d{2}\b|\b(?:vor|ago)\b).*$",
     re.I | re.S)
 _PIPE = re.compile(r"\s+[|•·–—]\s+|\s*[|•·]\s*|\n")
-_SPLIT = re.compile(r"\s*(?:;|,|&|\+|\s(?:and|und|y|et|e|en|og|och|és|im\s+gespräch\s+mit|in\s+conversation\s+with)\s)\s*",
+_SPLIT = re.compile(r"\s*(?:;|,(?:\s*(?:and|und|y|et|e|en|og|och|és)\s)?|&|\+|"
+                    r"\s(?:and|und|y|et|e|en|og|och|és|im\s+gespräch\s+mit|in\s+conversation\s+with)\s)\s*",
                     re.I)
 # words that describe a role or a placeholder, never a name on their own
 _ROLE_WORDS = frozenset("""
 admin administrator administrador webmaster editor editors editorial redaktor redakteur redakteurin
 zuletzt geändert aktualisiert bearbeitet updated modified last
-staff reporter reporters correspondent correspondents writer writers contributor contributors journalist
+staff agencies agency wires agenturen reporter reporters correspondent correspondents writer writers contributor contributors journalist
 autor autorin author authors auteur autore team guest gast anonymous anonym unknown user name datum date
 photo photos foto fotos photographer bild bilder video quelle source sources by von par por mit und and userprofile
 senior chief deputy managing political politics news desk online digital social media weitere
@@ -110,12 +112,33 @@ def clean_names(raw: str | None, *, max_names: int = 8) -> tuple[str, ...]:
         part = _PREFIX.sub("", part)
         part = _CUT.sub("", _PREFIX.sub("", part))
         for piece in _SPLIT.split(part):
+            if names and _describes(piece):
+                continue  # "Jane Doe, Health Correspondent", "Jane Doe, Monash University": about the name before
             name = _clean_one(piece)
             if name and name.casefold() not in {n.casefold() for n in names}:
                 names.append(name)
     return tuple(names[:max_names])
 
 
+# where a byline's author works ("Jane Doe, Monash University"): not another author
+_INSTITUTION = re.compile(r"\b(?:university|universität|université|universidad|università|universiteit|institute|"
+                          r"institut|instituto|college|school|hospital|klinikum|foundation|stiftung|center|centre|"
+                          r"zentrum)\b", re.I)
+
+
+def _describes(piece: str) -> bool:
+    """Whether a byline piece after a name describes that name: a role ending in an occupation ("Health
+    Correspondent", "Contributing Writers") or a workplace, in at most five words."""
+    words = piece.split()
+    if not words or len(words) > 5:
+        return False
+    last = words[-1].casefold().strip(".,:;()")
+    return (last in _OCCUPATIONS or last.removesuffix("s") in _OCCUPATIONS or last == "contributor"
+            or _INSTITUTION.search(piece) is not None)
+
+
+# "Julia Weber in Berlin", "Max Muster aus Wien": where the author reports from
+_IN_PLACE = re.compile(r"^([A-ZÄÖÜÉ][\w.'-]*(?:\s+[\w.'-]+){1,3}?)\s+(?:in|aus)\s+[A-ZÄÖÜÉ][\w-]+(?:\s+[A-ZÄÖÜÉ][\w-]+)?$")
 # "Eine Kolumne von Nils Pickert", "A column by ...", "Im Wortlaut von ...": an article, a noun, the lead
 _SHORT_LEAD = re.compile(r"^(?i:ein|eine|einen|der|die|das|im|a|an|the|un|une|le|la|el|una)\s+\S+(?:\s+\S+)?"
                          r"\s+(?:von|by|par|por)\s+(?=[A-ZÄÖÜÉ])")
@@ -130,6 +153,7 @@ def _clean_one(piece: str) -> str | None:
     name = _SHORT_LEAD.sub("", name)
     name = _SLASH_AGENCY.sub(r"\1", name)
     name = _DASH_TAIL.sub(r"\1", name)
+    name = _IN_PLACE.sub(r"\1", name)
     stripped = _TRAILING_ROLE.sub("", name)
     if len(stripped.split()) != 1 or not re.fullmatch(r"\w+\s+\w+", name):
         name = stripped  # but "Rasender Reporter": a pen name of two words stays whole

@@ -63,6 +63,18 @@ def authors(head: str = "", body: str = "", *, lang: str = "en") -> tuple[str, .
     ("Rasender Reporter", ("Rasender Reporter",)),        # a two-word pen name stays whole
     ("Zuletzt geändert", ()),                             # "last modified": a label, not a name
     ("Last updated", ()),
+    ("By Jane Doe, John Smith, and Mary Major", ("Jane Doe", "John Smith", "Mary Major")),  # serial comma
+    ("Markus Balser, Berlin, und Thomas Fromm", ("Markus Balser", "Berlin", "Thomas Fromm")),
+    ("By Chloe Barnes, Health Correspondent", ("Chloe Barnes",)),  # a role after a name describes it
+    ("Jane Doe, Contributing Writers", ("Jane Doe",)),
+    ("Scarlett Howard, Monash University", ("Scarlett Howard",)),  # and so does a workplace
+    ("By Julia Weber in Berlin", ("Julia Weber",)),  # where she reports from
+    ("Max Muster aus Wien", ("Max Muster",)),
+    ("Staff and agencies", ()),
+    ("Submitted by Karen Liu on Wed, 04/14/2021 - 10:15", ("Karen Liu",)),  # Drupal's byline
+    ("作者：李明", ("李明",)), ("记者 张伟", ("张伟",)), ("记者王敬照", ("王敬照",)), ("文：王小明", ("王小明",)),
+    ("文雅 王", ("文雅 王",)),  # a name that starts with 文 (a surname) keeps it
+    ("بقلم: أحمد حسن", ("أحمد حسن",)), ("Teksti: Jukka Niemi", ("Jukka Niemi",)),
 ])
 def test_clean_names(byline: str, names: tuple[str, ...]) -> None:
     assert clean_names(byline) == names

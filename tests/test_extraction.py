@@ -266,7 +266,8 @@ def test_another_storys_teaser_summary_is_not_taken_as_the_lead() -> None:
 
 
 @pytest.mark.parametrize(("text", "day"), [
-    ("Updated 2021-05-01, first published April 14, 2021", "2021-05-01"),   # the first in the text, any pattern
+    ("Printed 2021-05-01, first published April 14, 2021", "2021-05-01"),   # the first in the text, any pattern
+    ("Updated 2021-05-01, first published April 14, 2021", "2021-04-14"),   # but not an announced update
     ("February 30, 2021 was no day; March 3, 2021 was", "2021-03-03"),      # an impossible date is skipped
     ("on 3 March 2020 and on 14.04.2021", "2020-03-03"),
     ("MÄRZ 2020, then 14. März 2021", "2021-03-14"),                        # month names in any case
