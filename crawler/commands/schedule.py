@@ -108,21 +108,28 @@ def _check_spider(args: argparse.Namespace) -> None:
 
 
 def run_add(args: argparse.Namespace) -> int:
+    from croniter import CroniterBadDateError
+
     from archive.schedules import ScheduleRow, ScheduleStore, ScheduleStoreError
     from archive.timeutil import utc_now
     from crawler.errors import UsageError
     from crawler.scheduler import Timing, parse_every
 
+    now = utc_now().replace(microsecond=0)
     try:
         timing = Timing(every=parse_every(args.every) if args.every else None, cron=args.cron)
         max_runtime = parse_every(args.max_runtime)
+        first_run = timing.first(now)
+    except CroniterBadDateError:
+        # Well-formed, but no date matches it (31 February): croniter gives up looking for the next one.
+        raise UsageError(f"cron expression {args.cron!r} never fires (no date matches it, e.g. 31 February): "
+                         "give one that matches a real date") from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     _check_spider(args)
-    now = utc_now().replace(microsecond=0)
     row = ScheduleRow(name=args.name, spider=args.spider, args=tuple(crawl_args(args)), every=timing.every,
                       cron=timing.cron, max_runtime=max_runtime, paused=False, created_at=now,
-                      next_run_at=timing.first(now))
+                      next_run_at=first_run)
     try:
         args.data_dir.mkdir(parents=True, exist_ok=True)
         with ScheduleStore.for_data_dir(args.data_dir) as store:
