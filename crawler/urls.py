@@ -12,7 +12,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 import tldextract
 from w3lib.url import safe_url_string
@@ -135,7 +135,18 @@ def seed_error(url: str) -> str | None:
         return f"seed URL {url!r} must start with http:// or https://"
     if not parts.hostname:
         return f"seed URL {url!r} has no host"
+    if parts.username is not None or parts.password is not None:
+        return f"seed URL {url!r} carries a user name or password (user:pass@): they are not sent; give the URL without them"
     return None
+
+
+def join_url(base: str, href: str) -> str | None:
+    """``href`` made absolute against ``base`` (``urljoin``), or None when either is malformed (``http://[bad``):
+    a broken link or ``<base href>`` on someone's page, which must not cost the rest of the page."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
 
 
 def is_valid_seed(url: str) -> bool:

@@ -13,13 +13,14 @@ import re
 from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 from scrapy.http import HtmlResponse, TextResponse, XmlResponse
 from scrapy.utils.response import get_base_url
 
 from crawler.pagekind import classify
 from crawler.pagetree import page_tree
+from crawler.urls import join_url
 from spiders.links import announced_feeds, canonical_or_none, page_links
 
 _RESPONSE_TYPES: dict[str, type[TextResponse]] = {"html": HtmlResponse, "xml": XmlResponse, "text": TextResponse}
@@ -46,6 +47,18 @@ def response_type(response: TextResponse) -> str:
     return "xml" if isinstance(response, XmlResponse) else "text"
 
 
+def _base_url(response: TextResponse) -> str:
+    """The URL the page's links are relative to: its ``<base href>``, or its own URL when that is malformed
+    (``<base href="http://[::1">``) or not absolute."""
+    try:
+        base = get_base_url(response)
+        parts = urlsplit(base)
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        return response.url
+    return base if parts.scheme and parts.hostname else response.url
+
+
 def analyze_response(
     response: TextResponse,
     *,
@@ -57,11 +70,12 @@ def analyze_response(
     """The page's kind and canonical URL, and (``links``) its links but those in ``skip`` and its feeds."""
     tree = page_tree(response, max_tree)
     kind = classify(tree, response.url, pattern=pattern)
-    base = get_base_url(response)
+    base = _base_url(response)
     canonical = None
     if kind == "article":
         for link in tree.iterfind(".//link[@rel='canonical'][@href]"):
-            canonical = canonical_or_none(urljoin(base, link.get("href", "").strip()))
+            absolute = join_url(base, link.get("href", "").strip())
+            canonical = canonical_or_none(absolute) if absolute is not None else None
             break
     if not links:
         return PageAnalysis(kind, canonical, (), ())

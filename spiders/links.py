@@ -9,12 +9,12 @@ import logging
 import re
 from collections.abc import Container
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urljoin, urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from lxml.etree import _Element
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 
-from crawler.urls import canonicalize_url
+from crawler.urls import canonicalize_url, join_url
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +62,10 @@ def page_links(tree: _Element, base_url: str, page_url: str, skip: Container[str
         if not href or href.lower().startswith(_NOT_FOLLOWED):
             continue
         if href.startswith("/") and not href.startswith("//") and "/." not in href:
-            absolute = origin + href          # root-relative (most links): no need for urljoin
+            absolute: str | None = origin + href          # root-relative (most links): no need for urljoin
         else:
-            absolute = urljoin(base_url, href)
-        url = canonical_or_none(absolute)
+            absolute = join_url(base_url, href)
+        url = canonical_or_none(absolute) if absolute is not None else None
         if url is None or url in done or url in skip:
             continue
         done.add(url)
@@ -82,7 +82,8 @@ def announced_feeds(tree: _Element, base_url: str) -> list[str]:
     for link in tree.iter("link"):
         rel = (link.get("rel") or "").lower().split()
         if "alternate" in rel and (link.get("type") or "").strip().lower() in FEED_TYPES:
-            url = canonical_or_none(urljoin(base_url, (link.get("href") or "").strip()))
+            absolute = join_url(base_url, (link.get("href") or "").strip())
+            url = canonical_or_none(absolute) if absolute is not None else None
             if url:
                 feeds[url] = None
     return list(feeds)

@@ -8,16 +8,19 @@ safe (no entity expansion, no network).
 from __future__ import annotations
 
 import email.utils
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from io import BytesIO
-from urllib.parse import urljoin
 
 import lxml.etree
 from dateutil import parser as dateparser
 from protego import Protego
 
+from crawler.urls import join_url
+
+logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Entry:
@@ -118,8 +121,11 @@ def parse_sitemap(xml: bytes, base_url: str) -> Iterator[Entry]:
             dates = [d for c in el.iter() if _local(c.tag) in ("lastmod", "publication_date")
                      if (d := parse_date(c.text)) is not None]
             _release(el)
-            if loc:
-                yield Entry(urljoin(base_url, loc), max(dates) if dates else None)
+            url = join_url(base_url, loc) if loc else None
+            if url:
+                yield Entry(url, max(dates) if dates else None)
+            elif loc:
+                logger.debug(f"ignoring malformed <loc> {loc!r} in the sitemap at {base_url}")
     except lxml.etree.XMLSyntaxError as exc:
         raise ValueError(f"unreadable sitemap at {base_url}: {exc}") from exc
 
@@ -156,8 +162,11 @@ def parse_feed(xml: bytes, base_url: str) -> Iterator[Entry]:
                 about = el.get("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about")
                 link = (about or "").strip()
             _release(el)
-            if link:
-                yield Entry(urljoin(base_url, link), max(dates) if dates else None)
+            url = join_url(base_url, link) if link else None
+            if url:
+                yield Entry(url, max(dates) if dates else None)
+            elif link:
+                logger.debug(f"ignoring malformed link {link!r} in the feed at {base_url}")
     except lxml.etree.XMLSyntaxError as exc:
         raise ValueError(f"unreadable feed at {base_url}: {exc}") from exc
 
@@ -165,4 +174,5 @@ def parse_feed(xml: bytes, base_url: str) -> Iterator[Entry]:
 def robots_sitemaps(robots_txt: bytes, base_url: str) -> list[str]:
     """The ``Sitemap:`` URLs named in a robots.txt (relative ones resolved against ``base_url``)."""
     text = robots_txt.decode("utf-8", errors="replace")
-    return [urljoin(base_url, u.strip()) for u in Protego.parse(text).sitemaps if u.strip()]
+    urls = (join_url(base_url, u.strip()) for u in Protego.parse(text).sitemaps if u.strip())
+    return [u for u in urls if u]
