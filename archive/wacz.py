@@ -106,14 +106,18 @@ def write_wacz(out: Path, data_dir: Path, captures: Iterable[CdxjLine], pages: I
     digest = json.dumps({"path": "datapackage.json", "hash": _sha256(package_bytes)}, indent=2).encode("utf-8")
     files += [("datapackage.json", package_bytes, zipfile.ZIP_DEFLATED),
               ("datapackage-digest.json", digest, zipfile.ZIP_DEFLATED)]
-    out.parent.mkdir(parents=True, exist_ok=True)
+    # The caller owns the path: a missing folder is its error (OSError), not created here.
     tmp = out.with_name(out.name + ".part")
-    with zipfile.ZipFile(tmp, "w") as zf:
-        for name, data, compression in files:
-            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
-            info.compress_type = compression
-            zf.writestr(info, data)
-    tmp.replace(out)
+    try:
+        with zipfile.ZipFile(tmp, "w") as zf:
+            for name, data, compression in files:
+                info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+                info.compress_type = compression
+                zf.writestr(info, data)
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)     # no half package left behind (a full disk, an interrupt)
+        raise
     return WaczResult(out, len(lines), len(page_list), tuple(problems))
 
 

@@ -41,6 +41,30 @@ def _filters(p: argparse.ArgumentParser) -> None:
     add_data_dir(p)
 
 
+def _check_output(path: Path, data_dir: Path) -> None:
+    """Refuse, before any work, an output that is a folder, lies in a folder that does not exist (it is not
+    created: a mistyped path should not leave new folders behind), or is a file of the archive itself."""
+    from crawler.errors import UsageError
+
+    if path.is_dir():
+        raise UsageError(f"the output {path} is a directory: give a file name (a new or existing file)")
+    if not path.parent.is_dir():
+        raise UsageError(f"the output's folder {path.parent} does not exist: create it first, or give another path")
+    archive, target = data_dir.resolve(), path.resolve()
+    if target.name.startswith("catalog.sqlite") and target.parent == archive or any(
+            target.is_relative_to(archive / part) for part in ("records", "warc", "index")):
+        raise UsageError(f"the output {path} is inside the archive's own files in {data_dir}: give another path")
+
+
+def _os_error(exc: OSError, output: Path) -> str:
+    """One line for a failed read or write: the file it concerns, and why."""
+    name = exc.filename if exc.filename is not None else output
+    if str(name).endswith(".part") and str(name)[:-5] == str(output):
+        name = output
+    verb = "write" if Path(name) == output else "read"
+    return f"cannot {verb} {name}: {exc.strerror or exc}"
+
+
 def _since(args: argparse.Namespace) -> Any:
     from archive.export import parse_since
     from crawler.errors import UsageError
@@ -61,18 +85,32 @@ def run_records(args: argparse.Namespace) -> int:
     since = _since(args)
     if not (args.data_dir / "records").is_dir():
         raise UsageError(f"no records in {args.data_dir} (crawl something first, or pass --data-dir)")
+    if args.output:
+        _check_output(args.output, args.data_dir)
     records = iter_records(args.data_dir, site=args.site, since=since, kind=args.kind)
-    out = args.output.open("w", encoding="utf-8", newline="") if args.output else sys.stdout
-    try:
+
+    def write(out: Any) -> int:
         if args.export_format == "jsonl":
-            n = write_jsonl(records, out)
-        elif args.export_format == "csv":
-            n = write_csv(records, out)
-        else:
-            n = write_txt(records, out, render_text)
-    finally:
-        if args.output:
-            out.close()
+            return write_jsonl(records, out)
+        if args.export_format == "csv":
+            return write_csv(records, out)
+        return write_txt(records, out, render_text)
+
+    if not args.output:
+        n = write(sys.stdout)
+    else:
+        # Written beside the output and renamed at the end: a failed export leaves no half file behind.
+        tmp = args.output.with_name(args.output.name + ".part")
+        try:
+            try:
+                with tmp.open("w", encoding="utf-8", newline="") as out:
+                    n = write(out)
+                tmp.replace(args.output)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise CommandError(_os_error(exc, args.output)) from None
     print(f"exported {n} record(s)" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
     if n == 0:
         raise CommandError("nothing matched: no record of that site or time")
@@ -92,6 +130,7 @@ def run_wacz(args: argparse.Namespace) -> int:
         raise UsageError(f"no index in {args.data_dir} (run 'crawler index', or pass --data-dir)")
     if args.output.suffix != ".wacz":
         raise UsageError(f"the output file must end in .wacz: {args.output}")
+    _check_output(args.output, args.data_dir)
     since_ts = since.strftime("%Y%m%d%H%M%S") if since else None
     chosen = [line for line in read_index(index)
               if (args.site is None or host_matches(line.url, args.site))
@@ -104,8 +143,11 @@ def run_wacz(args: argparse.Namespace) -> int:
              for r in iter_records(args.data_dir, site=args.site, since=since, kind="article")] \
         if (args.data_dir / "records").is_dir() else []
     title = args.title or f"Web archive of {args.data_dir.resolve().name}" + (f": {args.site}" if args.site else "")
-    result = write_wacz(args.output, args.data_dir, chosen + originals, pages, title=title,
-                        software=f"newsarchiver-crawler {__version__}")
+    try:
+        result = write_wacz(args.output, args.data_dir, chosen + originals, pages, title=title,
+                            software=f"newsarchiver-crawler {__version__}")
+    except OSError as exc:
+        raise CommandError(_os_error(exc, args.output)) from None
     for problem in result.problems:
         print(f"crawler: bad record: {problem}", file=sys.stderr)
     print(f"wrote {result.path}: {result.captures} capture(s), {result.pages} page(s) with text")
