@@ -37,8 +37,13 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet._resolver import HostResolution, SimpleResolverComplexifier
+from twisted.internet.abstract import isIPv6Address
+from twisted.internet.address import IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.error import DNSLookupError
+from twisted.internet.interfaces import IHostnameResolver
+from zope.interface import implementer
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +176,13 @@ class GuardedResolver(CachingThreadedResolver):
         return cls(reactor, cache_size, s.getfloat("DNS_TIMEOUT"), Policy.from_allow(s.getlist("NETGUARD_ALLOW")),
                    s.getbool("NETGUARD_ENABLED"))
 
+    def install_on_reactor(self) -> None:
+        """Install as the reactor's resolver, behind a name resolver that also connects to IPv6 literals
+        (``http://[::1]:8080/``): Twisted hands a simple resolver's answers out as IPv4 addresses only."""
+        global _installed
+        _installed = self
+        self.reactor.installNameResolver(_LiteralNameResolver(self))  # type: ignore[arg-type]  # zope interface
+
     def getHostByName(self, name: str, timeout: Any = ()) -> Deferred[str]:
         d = super().getHostByName(name, timeout)
         if self.enabled:
@@ -184,6 +196,35 @@ class GuardedResolver(CachingThreadedResolver):
                 raise DNSLookupError(f"{name} resolves to {address} ({blocked_reason(ip)}): refused by "
                                      "crawler.netguard; add it to NETGUARD_ALLOW if this is intended")
         return address
+
+
+_installed: GuardedResolver | None = None  # the resolver the running reactor uses (install_on_reactor)
+
+
+@implementer(IHostnameResolver)
+class _LiteralNameResolver:
+    """A host name goes to the GuardedResolver (as Twisted does for a simple resolver); an IPv6 literal is its
+    own address, checked by the same guard (a refusal is logged and leaves no address to connect to)."""
+
+    def __init__(self, simple: GuardedResolver) -> None:
+        self.simple = simple
+        self.names = SimpleResolverComplexifier(simple)  # type: ignore[arg-type]  # zope interface
+
+    def resolveHostName(self, resolutionReceiver: Any, hostName: str, portNumber: int = 0,
+                        addressTypes: Any = None, transportSemantics: str = "TCP") -> Any:
+        if not isIPv6Address(hostName):
+            return self.names.resolveHostName(resolutionReceiver, hostName, portNumber, addressTypes,
+                                              transportSemantics)
+        resolution = HostResolution(hostName)
+        resolutionReceiver.resolutionBegan(resolution)
+        try:
+            if self.simple.enabled:
+                self.simple._check(hostName, hostName)
+            resolutionReceiver.addressResolved(IPv6Address("TCP", hostName, portNumber))
+        except DNSLookupError as exc:
+            logger.warning(str(exc))
+        resolutionReceiver.resolutionComplete()
+        return resolution
 
 
 class NetGuardMiddleware:
@@ -211,10 +252,7 @@ class NetGuardMiddleware:
 
     @staticmethod
     def _resolver() -> GuardedResolver | None:
-        from twisted.internet import reactor
-
-        resolver = getattr(reactor, "resolver", None)
-        return resolver if isinstance(resolver, GuardedResolver) else None
+        return _installed
 
     def _block(self, request: Request, why: str) -> BlockedAddress:
         if self.crawler.stats is not None:
