@@ -1,7 +1,8 @@
 """The SQLite catalog: every capture, every record and every run, for lookup and listing.
 
-WAL mode; the schema version is ``PRAGMA user_version``. Writes are buffered in memory and committed
-in one short transaction every ``batch_size`` rows, when the oldest buffered row is ``max_delay``
+WAL mode; the schema version is ``PRAGMA user_version``. Any SQLite error of a damaged catalog ("file is
+not a database", "database disk image is malformed") becomes a ``CatalogError`` that says how to rebuild it.
+Writes are buffered in memory and committed in one short transaction every ``batch_size`` rows, when the oldest buffered row is ``max_delay``
 seconds old (checked on the next write), on ``commit()`` and on ``close()``; reads see committed rows
 (a read first commits what this object has buffered). Rows buffered when the process dies are lost. Times are stored as fixed-width UTC strings
 (``2026-11-27T11:22:33.000000Z``) so that text order is time order, and returned in the public
@@ -28,7 +29,7 @@ from urllib.parse import urlsplit
 from archive.records import Record
 from archive.timeutil import iso_z, parse_iso, sortable_z, utc_now
 
-__all__ = ["SCHEMA_VERSION", "Catalog", "CatalogError"]
+__all__ = ["SCHEMA_VERSION", "Catalog", "CatalogError", "catalog_error"]
 
 SCHEMA_VERSION = 2  # 2: records.version, records.previous, records.text_fingerprint
 
@@ -99,7 +100,24 @@ _JSON_COLUMNS = ("authors", "args", "stats")
 
 
 class CatalogError(RuntimeError):
-    """The catalog file cannot be used (newer schema, not a catalog, ...)."""
+    """The catalog file cannot be used (newer schema, damaged, read-only for a write, ...)."""
+
+
+def _damaged(exc: sqlite3.Error) -> bool:
+    """SQLite's answer for a file that is not (or no longer) a well-formed database."""
+    return getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or any(
+        text in str(exc) for text in ("malformed", "not a database"))
+
+
+def catalog_error(path: Path, exc: sqlite3.Error, doing: str) -> CatalogError:
+    """One line for an SQLite error on the catalog at ``path`` (also the schedule tables in it): what failed,
+    and for a damaged file how to get a catalog back."""
+    if _damaged(exc):
+        return CatalogError(
+            f"{path}: {doing}: the file is damaged ({exc}); move it aside and run 'crawler reextract --data-dir "
+            f"{Path(path).parent}' to rebuild the catalog's records from the WARC files (they are not affected)"
+        )
+    return CatalogError(f"{path}: {doing} ({exc})")
 
 
 def _site(url: str) -> str:
@@ -148,11 +166,12 @@ class Catalog:
         except BaseException as exc:
             self._db.close()
             self._db = None
-            if isinstance(exc, sqlite3.DatabaseError):
-                raise CatalogError(
-                    f"{self.path}: cannot open the catalog ({exc}); is it an SQLite catalog?"
-                ) from exc
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc, "cannot open the catalog") from exc
             raise
+
+    def _error(self, exc: sqlite3.Error, doing: str) -> CatalogError:
+        return catalog_error(self.path, exc, doing)
 
     def _wal(self) -> None:
         """Switch to WAL. SQLite answers "database is locked" at once, without its busy handler, when
@@ -219,6 +238,8 @@ class Catalog:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             self._pending = rows + self._pending
+            if _damaged(exc):
+                raise self._error(exc, f"could not write {len(rows)} buffered rows") from exc
             raise CatalogError(
                 f"{self.path}: could not write {len(rows)} buffered rows ({exc}); they stay buffered and "
                 "are retried on the next commit. If the catalog is locked, another process holds it."
@@ -290,18 +311,23 @@ class Catalog:
                     )  # fmt: skip
             except sqlite3.IntegrityError as exc:
                 raise ValueError(f"run {run_id!r} already exists in {self.path}; pick a new run id") from exc
+            except sqlite3.Error as exc:
+                raise self._error(exc, f"cannot record the start of run {run_id}") from exc
 
     def finish_run(self, run_id: str, stats: Mapping[str, Any], status: str = "finished", *,
                    finished_at: str | datetime | None = None) -> None:  # fmt: skip
         """Record the end of a run with its stats; committed at once. Raises ``KeyError`` for an unknown run."""
         with self._lock:
             self._commit_locked()
-            with self._conn() as db:
-                cur = db.execute(
-                    "UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE run_id = ?",
-                    (_db_time(finished_at or utc_now()), status,
-                     json.dumps(dict(stats), ensure_ascii=False, default=str), run_id),
-                )  # fmt: skip
+            try:
+                with self._conn() as db:
+                    cur = db.execute(
+                        "UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE run_id = ?",
+                        (_db_time(finished_at or utc_now()), status,
+                         json.dumps(dict(stats), ensure_ascii=False, default=str), run_id),
+                    )  # fmt: skip
+            except sqlite3.Error as exc:
+                raise self._error(exc, f"cannot record the end of run {run_id}") from exc
             if cur.rowcount == 0:
                 raise KeyError(f"no run {run_id!r} in {self.path} (start_run was not called)")
 
@@ -310,7 +336,13 @@ class Catalog:
     def _query(self, sql: str, params: Iterable[Any]) -> list[dict[str, Any]]:
         with self._lock:
             self._commit_locked()
+            return self._fetch(sql, params)
+
+    def _fetch(self, sql: str, params: Iterable[Any]) -> list[dict[str, Any]]:
+        try:
             return list(self._conn().execute(sql, tuple(params)).fetchall())
+        except sqlite3.Error as exc:
+            raise self._error(exc, "cannot read the catalog") from exc
 
     def _query_url(self, url: str, table: str, sql: str, params: Iterable[Any]) -> list[dict[str, Any]]:
         """A query about rows of one URL in ``table``: the buffered rows are flushed first only when one of
@@ -319,7 +351,7 @@ class Catalog:
         with self._lock:
             if url in self._pending_urls[table]:
                 self._commit_locked()
-            return list(self._conn().execute(sql, tuple(params)).fetchall())
+            return self._fetch(sql, params)
 
     @staticmethod
     def _filters(

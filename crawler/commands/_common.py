@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,30 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="the archive's data directory (default: $CRAWLER_DATA_DIR or ./archive-data)",
     )
+
+
+@contextmanager
+def catalog_errors(data_dir: Path) -> Iterator[None]:
+    """A catalog (or its schedule tables) that cannot be used, damaged or read-only: one line and exit 1,
+    never a traceback."""
+    import sqlite3
+
+    from archive.catalog import CatalogError, catalog_error
+    from archive.schedules import ScheduleStoreError
+    from crawler.errors import CommandError
+
+    path = Path(data_dir) / "catalog.sqlite"
+    try:
+        yield
+    except CatalogError as exc:
+        raise CommandError(str(exc)) from exc
+    except ScheduleStoreError as exc:
+        cause = exc.__cause__
+        message = str(catalog_error(path, cause, "cannot use the schedules")) \
+            if isinstance(cause, sqlite3.Error) else str(exc)
+        raise CommandError(message) from exc
+    except sqlite3.Error as exc:   # archive.schedules reads without a wrapper of its own
+        raise CommandError(str(catalog_error(path, exc, "cannot read the catalog"))) from exc
 
 
 def parse_setting(text: str) -> tuple[str, str]:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crawler.commands._common import add_data_dir
+from crawler.commands._common import add_data_dir, catalog_errors
 
 
 def register(sub: Any) -> None:
@@ -77,7 +77,8 @@ def _check(args: argparse.Namespace) -> int:
 
     if not (args.data_dir / "catalog.sqlite").exists():
         raise UsageError(f"no catalog in {args.data_dir} (crawl something first, or pass --data-dir)")
-    report = check_index(args.data_dir)
+    with catalog_errors(args.data_dir):
+        report = check_index(args.data_dir)
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from crawler.commands._common import add_data_dir
+from crawler.commands._common import add_data_dir, catalog_errors
 
 
 def register(sub: Any) -> None:
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if not path.exists():
         raise UsageError(f"no catalog in {args.data_dir} (crawl something first, or pass --data-dir)")
     since, until = _date(args.since, "--since"), _date(args.until, "--until")
-    with Catalog(path) as catalog:
+    with catalog_errors(args.data_dir), Catalog(path) as catalog:
         if args.captures:
             rows = catalog.captures(site=args.site, since=since, until=until, limit=args.limit)
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from crawler.commands._common import add_data_dir, human_bytes
+from crawler.commands._common import add_data_dir, catalog_errors, human_bytes
 
 
 def register(sub: Any) -> None:
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not (args.data_dir / "catalog.sqlite").exists():
         raise UsageError(f"no catalog in {args.data_dir} (pass --data-dir)")
-    with ScheduleStore.for_data_dir(args.data_dir) as store:
+    with catalog_errors(args.data_dir), ScheduleStore.for_data_dir(args.data_dir) as store:
         runs = store.runs(args.name, statuses=FAILED if args.failed else None, limit=args.limit)
     if not runs:
         what = "failed runs" if args.failed else "runs"
