@@ -26,6 +26,7 @@ from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedError, IgnoreRequest
 from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
 from scrapy.robotstxt import RobotParser
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
@@ -60,6 +61,10 @@ class RobotsMiddleware(RobotsTxtMiddleware):
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         if request.meta.get("dont_obey_robotstxt"):
+            if request.callback is NO_CALLBACK and urlparse_cached(request).path == "/robots.txt":
+                # this middleware's own fetch: it is tried again on its own schedule (ROBOTSTXT_RETRY_*),
+                # not also by RetryMiddleware (which made each attempt three requests)
+                request.meta.setdefault("dont_retry", True)
             return
         netloc = urlparse_cached(request).netloc
         while True:

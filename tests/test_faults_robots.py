@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,14 @@ def test_every_robots_response_is_archived(crawls: dict[str, Crawl]) -> None:
 def test_no_robots_response_leaves_a_crawl_hanging(crawls: dict[str, Crawl]) -> None:
     for crawl in crawls.values():
         assert "finished: finished" in crawl.proc.stdout or "nothing could be fetched" in crawl.proc.stderr
+
+
+def test_robots_fetch_is_retried_on_its_own_schedule_only(tmp_path: Path) -> None:
+    """ROBOTSTXT_RETRY_TIMES=1: robots.txt is fetched twice in all, with RetryMiddleware on (RETRY_TIMES=2
+    made each of those attempts three requests)."""
+    with Misbehaving(robots="500") as srv:
+        crawl = run_crawl(srv, [srv.url("page") + "/1"], tmp_path / "data", tmp_path,
+                          {**SETTINGS, "RETRY_TIMES": "2"})
+    assert fetched(crawl) == set()
+    assert "not crawling that host (RFC 9309)" in crawl.log
+    assert crawl.server.hits("/robots.txt") == 2
