@@ -87,10 +87,21 @@ def _local(tag: object) -> str:
 
 
 def _iterparse(xml: bytes) -> Iterator[tuple[str, lxml.etree._Element]]:
-    return lxml.etree.iterparse(  # type: ignore[no-any-return]
+    """The elements of a sitemap or feed as they end, parsed leniently (recover); a document libxml2 gives
+    up on before its first element (an entity-expansion bomb, binary junk) raises XMLSyntaxError instead of
+    reading as an empty list."""
+    events = lxml.etree.iterparse(
         BytesIO(xml), events=("end",), recover=True, resolve_entities=False, no_network=True,
         remove_comments=True, remove_pis=True, remove_blank_text=True, collect_ids=False,
     )
+    seen = False
+    for event in events:
+        seen = True
+        yield event
+    if not seen and xml.strip():
+        fatal = [e for e in events.error_log if e.level_name == "FATAL"]
+        if fatal:
+            raise lxml.etree.XMLSyntaxError(fatal[0].message, fatal[0].type, fatal[0].line, fatal[0].column)
 
 
 def _text(el: lxml.etree._Element) -> str:

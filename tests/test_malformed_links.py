@@ -78,3 +78,12 @@ def test_a_seed_with_credentials_is_refused_at_input(tmp_path: Path) -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "user name or password" in proc.stderr
+
+
+def test_an_entity_bomb_sitemap_is_unreadable_not_empty() -> None:
+    lol = '<!ENTITY l0 "lol">' + "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    bomb = (f'<?xml version="1.0"?><!DOCTYPE b [{lol}<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>http://h/a/&l9;</loc></url>'
+            "<url><loc>http://h/a/&xxe;</loc></url><url><loc>http://h/a/60</loc></url></urlset>").encode()
+    with pytest.raises(ValueError, match="unreadable sitemap at http://h/s.xml: .*amplification"):
+        list(parse_sitemap(bomb, "http://h/s.xml"))
