@@ -11,6 +11,7 @@ Framed replay with pywb's banner, pywb's default Content-Security-Policy, mement
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -33,7 +34,16 @@ READY_TIMEOUT = 90.0
 
 
 class PywbError(Exception):
-    """pywb is missing or could not start; the message says what to do."""
+    """pywb is missing or could not start; the message (one line) says what to do."""
+
+
+class BadAddress(PywbError):
+    """The address to serve on cannot be used by anyone: not an address of this machine, or a port that
+    needs privileges (bad input)."""
+
+
+class PortInUse(PywbError):
+    """Another process listens on the port already."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,35 @@ def _yaml_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def check_address(host: str, port: int) -> None:
+    """Bind ``host``:``port`` for a moment, as pywb will: BadAddress or PortInUse says why it cannot.
+
+    Checked before pywb starts, because pywb's failure to bind is seen late (its log) and because another
+    server already on the port would answer the readiness check in its place."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise BadAddress(f"cannot serve on host {host!r}: not an IP address or a name that resolves "
+                         f"({getattr(exc, 'strerror', None) or exc}); e.g. 127.0.0.1, 0.0.0.0 or ::1") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as pywb's gevent server does
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            where = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(f"cannot serve on {where}: another process listens on port {port} "
+                                "(stop it, or pick another --port; --port 0 picks a free one)") from None
+            if exc.errno == errno.EACCES:
+                raise BadAddress(f"cannot serve on {where}: ports below 1024 need root privileges; "
+                                 "pick another --port") from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise BadAddress(f"cannot serve on {where}: {host} is not an address of this machine "
+                                 "(e.g. 127.0.0.1, 0.0.0.0 or ::1)") from None
+            raise PywbError(f"cannot serve on {where}: {exc.strerror or exc}") from None
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
@@ -174,18 +213,46 @@ def _wait_ready(server: RunningPywb, timeout: float) -> None:
     while True:
         code = server.process.poll()
         if code is not None:
-            raise PywbError(f"pywb exited with status {code} before serving; its log: {server.log}\n"
-                            + _tail(server.log))
+            raise PywbError(f"pywb exited with status {code} before serving: {_last_line(server.log)} "
+                            f"(its log: {server.log})")
         try:
             with urllib.request.urlopen(server.collection_url, timeout=5) as resp:
-                if resp.status == 200:
+                # the answer is ours only if our pywb is still running (not another server on the port)
+                if resp.status == 200 and _owns_listener(server):
                     return
         except (urllib.error.URLError, OSError):
             pass
         if time.monotonic() > deadline:
-            raise PywbError(f"pywb did not answer on {server.collection_url} within {timeout:.0f} s; "
-                            f"its log: {server.log}\n" + _tail(server.log))
+            raise PywbError(f"pywb did not answer on {server.collection_url} within {timeout:.0f} s: "
+                            f"{_last_line(server.log)} (its log: {server.log})")
         time.sleep(0.2)
+
+
+def _owns_listener(server: RunningPywb) -> bool:
+    """Whether our pywb process is alive and, where /proc tells (Linux), holds a listening TCP socket."""
+    if server.process.poll() is not None:
+        return False
+    fd_dir = Path(f"/proc/{server.process.pid}/fd")
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    try:
+        inodes = {os.readlink(fd)[8:-1] for fd in fd_dir.iterdir()
+                  if os.readlink(fd).startswith("socket:[")}
+        listening = set()
+        for table in tables:
+            if table.exists():
+                for row in table.read_text().splitlines()[1:]:
+                    fields = row.split()
+                    if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == server.port:
+                        listening.add(fields[9])
+    except OSError:
+        return True                  # no /proc (or a process gone meanwhile): alive is all we can tell
+    return bool(inodes & listening)
+
+
+def _last_line(path: Path) -> str:
+    """The last non-blank line of pywb's log (its error, when it failed), or a note that it said nothing."""
+    lines = [line.strip() for line in _tail(path, 40).splitlines() if line.strip()]
+    return lines[-1] if lines else "its log is empty"
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -222,8 +289,12 @@ def serve(layout: PywbLayout, wayback: Path, *, host: str = "127.0.0.1", port: i
             announce(f"  index: {layout.index}   log: {server.log}   (Ctrl-C stops it)")
             sys.stdout.flush()
             try:
-                return server.process.wait() or 0
+                code = server.process.wait()
             except KeyboardInterrupt:
                 return 0
+            if code:
+                raise PywbError(f"pywb stopped with status {code}: {_last_line(server.log)} "
+                                f"(its log: {server.log})")
+            return 0
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,3 +66,61 @@ def test_export_output_that_is_a_directory_or_in_a_missing_folder(
     good = tmp_path / f"good.{fmt}"
     assert export(good) == 0 and good.stat().st_size > 0
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+# --- replay serve: the address ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("host", "needle"), [("999.1.1.1", "not an IP address"), ("8.8.8.8", "not an address of")])
+def test_replay_serve_on_a_host_that_is_not_ours(
+        host: str, needle: str, replay_archive: ReplayArchive, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["replay", "serve", "--host", host, "--port", "0", "--data-dir", str(replay_archive.data_dir)]
+    assert main(argv) == 2
+    line = _one_error_line(capsys)
+    assert needle in line and host in line
+
+
+class _Answers200(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def other_server() -> Iterator[int]:
+    """Another HTTP server (answering 200 to everything, as another pywb does) on a port of 127.0.0.1."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answers200)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def test_replay_serve_on_a_port_in_use_says_so(
+        other_server: int, replay_archive: ReplayArchive, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["replay", "serve", "--port", str(other_server), "--data-dir", str(replay_archive.data_dir)]
+    assert main(argv) == 1
+    out = capsys.readouterr()
+    assert "pywb is serving" not in out.out
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 1 and f"port {other_server}" in lines[0] and "another process" in lines[0], out.err
+
+
+def test_pywb_that_cannot_bind_is_not_taken_for_the_server_that_answers(
+        other_server: int, replay_archive: ReplayArchive) -> None:
+    """The port is taken after the check (a race): the other server answers the readiness check, but our pywb
+    exited, and that is an error in one line, not 'serving'."""
+    from archive.pywb import PywbError, find_wayback, prepare, running
+
+    with pytest.raises(PywbError, match="Address already in use") as info:
+        with running(prepare(replay_archive.data_dir), find_wayback(), port=other_server):
+            pass
+    assert "\n" not in str(info.value)

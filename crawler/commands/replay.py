@@ -127,11 +127,17 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from archive.pywb import PywbError, find_wayback, prepare, serve
+    from archive.pywb import BadAddress, PywbError, check_address, find_wayback, prepare, serve
     from crawler.errors import CommandError, UsageError
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be 0..65535, got {args.port}")
+    try:
+        check_address(args.host, args.port)
+    except BadAddress as exc:
+        raise UsageError(str(exc)) from None
+    except PywbError as exc:
+        raise CommandError(str(exc)) from None
     try:
         wayback = find_wayback(args.pywb)
         layout = prepare(args.data_dir)
