@@ -47,7 +47,13 @@ RAW_HEAD_META = "archive_raw_head"
 
 
 class _RecordingParser(_LenientHTTPClientParser):
-    """The lenient parser, also keeping each raw line of the response head (terminators included)."""
+    """The lenient parser, also keeping each raw line of the response head (terminators included).
+
+    A head line may be up to ``MAX_LENGTH`` bytes: Twisted's 16 KiB made a response with one big header (a
+    long Set-Cookie, Content-Security-Policy or Link) fail as a lost connection, retried and never archived.
+    curl takes 100 KiB a header, Chrome 256 KiB for the whole head."""
+
+    MAX_LENGTH = 256 * 1024
 
     def lineReceived(self, line: bytes) -> None:
         lines: list[bytes] | None = self.__dict__.get("_archive_lines")
