@@ -1,6 +1,8 @@
 """The SQLite catalog: every capture, every record and every run, for lookup and listing.
 
-WAL mode; the schema version is ``PRAGMA user_version``. Any SQLite error of a damaged catalog ("file is
+WAL mode; the schema version is ``PRAGMA user_version``. A catalog whose file or directory is not writable
+(a read-only mount, an archive copied off the crawl machine) is opened read-only: reads work, writes raise
+``CatalogError`` naming the file. Any SQLite error of a damaged catalog ("file is
 not a database", "database disk image is malformed") becomes a ``CatalogError`` that says how to rebuild it.
 Writes are buffered in memory and committed in one short transaction every ``batch_size`` rows, when the oldest buffered row is ``max_delay``
 seconds old (checked on the next write), on ``commit()`` and on ``close()``; reads see committed rows
@@ -16,6 +18,7 @@ the reactor thread, the CLI from its main thread.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -24,12 +27,12 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from archive.records import Record
 from archive.timeutil import iso_z, parse_iso, sortable_z, utc_now
 
-__all__ = ["SCHEMA_VERSION", "Catalog", "CatalogError", "catalog_error"]
+__all__ = ["SCHEMA_VERSION", "Catalog", "CatalogError", "catalog_error", "connect_readonly", "writable"]
 
 SCHEMA_VERSION = 2  # 2: records.version, records.previous, records.text_fingerprint
 
@@ -120,6 +123,48 @@ def catalog_error(path: Path, exc: sqlite3.Error, doing: str) -> CatalogError:
     return CatalogError(f"{path}: {doing} ({exc})")
 
 
+def writable(path: Path) -> bool:
+    """Can the catalog at ``path`` be written: the file and its directory (WAL mode keeps ``-wal`` and ``-shm``
+    files next to it). False on a read-only mount, also for root."""
+    path = Path(path)
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the existing catalog at ``path``, usable from any thread.
+
+    SQLite reads a WAL database only with its ``-shm`` file, which it cannot make in a read-only directory:
+    there the file is opened as immutable instead, which is exact as long as no ``-wal`` file holds changes
+    (a catalog closed cleanly has none). Raises ``CatalogError``, or ``sqlite3.Error`` for a damaged file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CatalogError(f"{path}: no catalog there (crawl something first, or pass --data-dir)")
+    uri = "file:" + quote(str(path.resolve()))
+
+    def connect(query: str) -> sqlite3.Connection:
+        db = sqlite3.connect(f"{uri}?{query}", uri=True, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the file: damage shows here
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    try:
+        return connect("mode=ro")
+    except sqlite3.OperationalError:
+        if os.access(path.parent, os.W_OK):
+            raise
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise CatalogError(
+            f"{path}: cannot read the catalog: {wal.name} holds changes not yet in it, and SQLite cannot make the "
+            f"{path.name}-shm file it needs to read them in a read-only directory; copy the data directory to "
+            "writable storage (or open it once where it is writable)"
+        )
+    return connect("immutable=1")
+
+
 def _site(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
@@ -140,13 +185,19 @@ def _row(cursor: sqlite3.Cursor, raw: tuple[Any, ...]) -> dict[str, Any]:
 
 
 class Catalog:
-    """SQLite index of captures, records and runs at ``path`` (created if missing)."""
+    """SQLite index of captures, records and runs at ``path`` (created if missing).
 
-    def __init__(self, path: Path, *, batch_size: int = 200, max_delay: float = 5.0) -> None:
+    ``readonly``: True opens an existing catalog for reading only; None (the default) does so when the
+    catalog's file or directory is not writable (see ``writable``), and opens it for writing otherwise."""
+
+    def __init__(self, path: Path, *, batch_size: int = 200, max_delay: float = 5.0,
+                 readonly: bool | None = None) -> None:  # fmt: skip
         self.path = Path(path)
         self.batch_size = batch_size
         self.max_delay = max_delay
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if readonly is None:
+            readonly = self.path.exists() and not writable(self.path)
+        self.readonly = readonly
         self._lock = threading.RLock()
         self._pending: list[tuple[str, tuple[Any, ...]]] = []
         self._pending_since = 0.0
@@ -154,18 +205,28 @@ class Catalog:
         # (an item's latest_record must not commit the capture row its response has just buffered)
         self._pending_urls: dict[str, set[str]] = {"captures": set(), "records": set()}
         self._stored_names: dict[str, str] = {}  # records_file as given -> as stored
-        self._db: sqlite3.Connection | None = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None
-        )
+        self._db: sqlite3.Connection | None = None
         try:
+            if readonly:
+                self._db = connect_readonly(self.path)
+            else:
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise CatalogError(f"{self.path}: cannot create the catalog ({exc})") from exc
+                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.row_factory = _row
             self._db.execute("PRAGMA busy_timeout=10000")
-            self._wal()
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
+            if readonly:
+                self._check_version()
+            else:
+                self._wal()
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._migrate()
         except BaseException as exc:
-            self._db.close()
-            self._db = None
+            if self._db is not None:
+                self._db.close()
+                self._db = None
             if isinstance(exc, sqlite3.Error):
                 raise self._error(exc, "cannot open the catalog") from exc
             raise
@@ -188,14 +249,18 @@ class Catalog:
                     raise
                 time.sleep(0.01)
 
-    def _migrate(self) -> None:
-        db = self._conn()
-        version = db.execute("PRAGMA user_version").fetchone()["user_version"]
+    def _check_version(self) -> int:
+        version: int = self._conn().execute("PRAGMA user_version").fetchone()["user_version"]
         if version > SCHEMA_VERSION:
             raise CatalogError(
                 f"{self.path} has catalog schema {version}, this version knows up to {SCHEMA_VERSION}: "
                 "upgrade the crawler"
             )
+        return version
+
+    def _migrate(self) -> None:
+        db = self._conn()
+        version = self._check_version()
         if version < SCHEMA_VERSION:
             upgrade = _V2_COLUMNS if version == 1 else ""
             db.executescript(
@@ -207,6 +272,13 @@ class Catalog:
             raise RuntimeError(f"catalog {self.path} is closed")
         return self._db
 
+    def _writing(self, what: str) -> None:
+        if self.readonly:
+            raise CatalogError(
+                f"{self.path}: cannot {what}: the catalog is open read-only (its file or directory is not "
+                "writable); run this where the data directory is writable"
+            )
+
     # -- writing ---------------------------------------------------------------------------------
 
     def _write(self, sql: str, params: Iterable[Any], table: str = "", urls: Iterable[str | None] = ()) -> None:
@@ -214,6 +286,7 @@ class Catalog:
         # batch is flushed, so a second crawl or the CLI can write to the same catalog meanwhile.
         with self._lock:
             self._conn()
+            self._writing("add rows to the catalog")
             if not self._pending:
                 self._pending_since = time.monotonic()
             self._pending.append((sql, tuple(params)))
@@ -300,6 +373,7 @@ class Catalog:
     def start_run(self, run_id: str, spider: str, args: Mapping[str, Any], *,
                   started_at: str | datetime | None = None) -> None:  # fmt: skip
         """Record the start of a crawl run (status ``running``); committed at once."""
+        self._writing(f"record the start of run {run_id}")
         with self._lock:
             self._commit_locked()
             try:
@@ -317,6 +391,7 @@ class Catalog:
     def finish_run(self, run_id: str, stats: Mapping[str, Any], status: str = "finished", *,
                    finished_at: str | datetime | None = None) -> None:  # fmt: skip
         """Record the end of a run with its stats; committed at once. Raises ``KeyError`` for an unknown run."""
+        self._writing(f"record the end of run {run_id}")
         with self._lock:
             self._commit_locked()
             try:

@@ -3,14 +3,24 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from archive.catalog import Catalog, CatalogError
 from archive.records import Record, RecordStore
+from archive.schedules import ScheduleStore
 from archive.writer import WarcLocation
 from crawler.cli import main
+from crawler.demosite import RunningServer, Site, serve
+
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
 
 URL = "https://news.example.org/a/1"
 
@@ -32,6 +42,56 @@ def make_archive(data: Path, pages: int = 400) -> None:
                             warc_offset=1000 * i, warc_length=900, record_id=f"<urn:uuid:{i}>", run_id="run1")
         cat.finish_run("run1", {"pages": pages}, finished_at="2026-11-01T01:00:00Z")
     store.close()
+
+
+def cli(*argv: str, data: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "CRAWLER_DATA_DIR"}
+    return subprocess.run([sys.executable, "-m", "crawler.cli", *argv, "--data-dir", str(data)], env=env,
+                          capture_output=True, text=True, timeout=240)
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[RunningServer]:
+    with serve(Site(articles=5)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def crawled(site: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real crawl of a small demo site, plus one finished schedule run: copy it before changing it."""
+    data = tmp_path_factory.mktemp("crawled") / "data"
+    proc = cli("crawl", "news", "--seed", site.base_url + "/", *FAST, data=data)
+    assert proc.returncode == 0, proc.stderr
+    now = datetime.now(UTC)
+    with ScheduleStore.for_data_dir(data) as store:
+        store.add_run("sched-run-1", "daily", now)
+        store.finish("sched-run-1", "finished", now, exit_code=0, numbers={"pages": 27})
+    return data
+
+
+def readonly_cli(data: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """The command run with ``data`` read-only: a read-only bind mount in a mount namespace of its own when
+    root (for whom file modes do not count), the write bits taken away otherwise."""
+    env = {k: v for k, v in os.environ.items() if k != "CRAWLER_DATA_DIR"}
+    cmd = [sys.executable, "-m", "crawler.cli", *argv, "--data-dir", str(data)]
+    if os.geteuid() == 0:
+        if shutil.which("unshare") is None:
+            pytest.skip("needs unshare(1) to make a read-only mount")
+        script = 'mount --bind -o ro "$0" "$0" || exit 99; exec "$@"'
+        proc = subprocess.run(["unshare", "-m", "sh", "-c", script, str(data), *cmd], env=env,
+                              capture_output=True, text=True, timeout=240)
+        if proc.returncode == 99 or proc.stderr.startswith("unshare:"):
+            pytest.skip(f"cannot make a read-only mount here: {proc.stderr.strip()}")
+        return proc
+    paths = [data, *data.rglob("*")]
+    modes = {p: p.stat().st_mode for p in paths}
+    try:
+        for p in paths:
+            p.chmod(modes[p] & ~0o222)
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    finally:
+        for p in reversed(paths):
+            p.chmod(modes[p])
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -85,3 +145,77 @@ def test_damaged_catalog_raises_catalog_error_for_every_read(tmp_path: Path) -> 
     with pytest.raises(CatalogError, match="the file is damaged .*malformed"):
         with Catalog(data / "catalog.sqlite") as cat:
             cat.records()
+
+
+# --- a read-only archive ----------------------------------------------------------------------------------
+
+
+def test_read_commands_work_on_a_readonly_archive(crawled: Path, site: RunningServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(crawled, data)
+    article = site.truth[0].url
+    proc = readonly_cli(data, "list")
+    assert proc.returncode == 0 and article in proc.stdout, proc.stderr
+    proc = readonly_cli(data, "list", "--captures")
+    assert proc.returncode == 0 and "/robots.txt" in proc.stdout, proc.stderr
+    proc = readonly_cli(data, "show", article, "--text")
+    assert proc.returncode == 0 and f"Original url: {article}" in proc.stdout, proc.stderr
+    proc = readonly_cli(data, "show", article, "--versions")
+    assert proc.returncode == 0 and "1 version(s)" in proc.stdout, proc.stderr
+    proc = readonly_cli(data, "index", "--check")
+    assert proc.returncode == 0 and "agree" in proc.stdout, proc.stdout + proc.stderr
+    proc = readonly_cli(data, "runs")
+    assert proc.returncode == 0 and "sched-run-1" in proc.stdout, proc.stderr
+    assert sorted(p.name for p in data.iterdir()) == sorted(p.name for p in crawled.iterdir())
+
+
+def test_readonly_archive_after_a_kill_is_read_with_its_wal(tmp_path: Path) -> None:
+    """A catalog whose writer died keeps -wal and -shm: read-only, its last rows are still there; without
+    the -shm SQLite cannot read the -wal in a read-only directory, and says so in one line."""
+    data = tmp_path / "data"
+    data.mkdir()
+    code = (
+        "import os, sys\n"
+        "from archive.catalog import Catalog\n"
+        "c = Catalog(sys.argv[1], batch_size=1)\n"
+        "c.start_run('r1', 'news', {})\n"
+        "c.add_capture(url='http://a.example/1', fetched_at='2026-11-01T00:00:00Z', status=200, mime='text/html',"
+        " payload_digest=None, warc_filename='x.warc.gz', warc_offset=0, warc_length=1, record_id='<u>')\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(data / "catalog.sqlite")], check=True, timeout=60)
+    assert (data / "catalog.sqlite-wal").stat().st_size > 0
+    proc = readonly_cli(data, "list", "--captures")
+    assert proc.returncode == 0 and "http://a.example/1" in proc.stdout, proc.stderr
+    (data / "catalog.sqlite-shm").unlink()
+    proc = readonly_cli(data, "list", "--captures")
+    assert proc.returncode == 1, proc.stdout
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "catalog.sqlite-wal holds changes" in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["index"], ["reextract"]], ids=["index", "reextract"])
+def test_writing_commands_on_a_readonly_archive_are_one_line(
+    argv: list[str], crawled: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(crawled, data)
+    proc = readonly_cli(data, *argv)
+    assert proc.returncode in (1, 2), proc.stdout
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert str(data) in proc.stderr
+
+
+def test_catalog_opened_readonly_refuses_writes_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite"
+    with Catalog(path) as cat:
+        cat.start_run("r1", "news", {})
+    with Catalog(path, readonly=True) as cat:
+        assert cat.readonly and [r["run_id"] for r in cat.runs()] == ["r1"]
+        with pytest.raises(CatalogError, match=f"{path}: cannot record the start of run r2: .*read-only"):
+            cat.start_run("r2", "news", {})
+        with pytest.raises(CatalogError, match="read-only"):
+            cat.add_capture(url="http://a/", fetched_at="2026-11-01T00:00:00Z", status=200, mime=None,
+                            payload_digest=None, warc_filename="x", warc_offset=0, warc_length=1, record_id="<u>")
+    with pytest.raises(CatalogError, match="no catalog"):
+        Catalog(tmp_path / "missing.sqlite", readonly=True)

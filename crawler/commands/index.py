@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +61,29 @@ def run(args: argparse.Namespace) -> int:
             for text in sorted({line.to_text() for line in lines}):
                 sys.stdout.write(text + "\n")
         else:
-            write_index(Path(args.output), lines)
+            with _writing(Path(args.output)):
+                write_index(Path(args.output), lines)
             print(f"indexed {count} capture(s) from {len(paths)} file(s) into {args.output}", file=sys.stderr)
     else:
         target = index_path(args.data_dir)
-        total = merge_into_index(target, scans, replace_all=not args.warcs)
+        with _writing(target):
+            total = merge_into_index(target, scans, replace_all=not args.warcs)
         print(f"indexed {count} capture(s) from {len(paths)} file(s); {target} holds {total} line(s)")
     if problems:
         print(f"crawler: {len(problems)} bad record(s) skipped (listed above)", file=sys.stderr)
         return 1
     return 0
+
+
+@contextmanager
+def _writing(target: Path) -> Iterator[None]:
+    """The index cannot be written (read-only data directory, disk full, ...): one line naming the file."""
+    from crawler.errors import CommandError
+
+    try:
+        yield
+    except OSError as exc:
+        raise CommandError(f"cannot write the index {exc.filename or target}: {exc.strerror or exc}") from exc
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if not path.exists():
         raise UsageError(f"no catalog in {args.data_dir} (crawl something first, or pass --data-dir)")
     since, until = _date(args.since, "--since"), _date(args.until, "--until")
-    with catalog_errors(args.data_dir), Catalog(path) as catalog:
+    with catalog_errors(args.data_dir), Catalog(path, readonly=True) as catalog:
         if args.captures:
             rows = catalog.captures(site=args.site, since=since, until=until, limit=args.limit)
         else:

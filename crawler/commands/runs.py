@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from crawler.commands._common import add_data_dir, catalog_errors, human_bytes
+
+if TYPE_CHECKING:
+    from archive.schedules import RunRow
 
 
 def register(sub: Any) -> None:
@@ -21,14 +25,38 @@ def _when(dt: Any) -> str:
     return dt.strftime("%Y-%m-%d %H:%M:%SZ") if dt else "-"
 
 
-def run(args: argparse.Namespace) -> int:
+def _runs(args: argparse.Namespace) -> list[RunRow]:
+    """The runs asked for. On a read-only catalog (a read-only mount) they are read over a read-only
+    connection: ``ScheduleStore`` itself opens the catalog for writing (it creates its tables)."""
+    import sqlite3
+
+    from archive.catalog import connect_readonly, writable
     from archive.schedules import FAILED, ScheduleStore
+
+    path = Path(args.data_dir) / "catalog.sqlite"
+    statuses = FAILED if args.failed else None
+    if writable(path):
+        with ScheduleStore(path) as store:
+            return store.runs(args.name, statuses=statuses, limit=args.limit)
+    db = connect_readonly(path)
+    try:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'schedule_runs'").fetchone() is None:
+            return []                                   # nothing was ever scheduled here
+        db.row_factory = sqlite3.Row
+        store = ScheduleStore.__new__(ScheduleStore)    # its reads need only .path and ._db
+        store.path, store._db = path, db
+        return store.runs(args.name, statuses=statuses, limit=args.limit)
+    finally:
+        db.close()
+
+
+def run(args: argparse.Namespace) -> int:
     from crawler.errors import UsageError
 
     if not (args.data_dir / "catalog.sqlite").exists():
         raise UsageError(f"no catalog in {args.data_dir} (pass --data-dir)")
-    with catalog_errors(args.data_dir), ScheduleStore.for_data_dir(args.data_dir) as store:
-        runs = store.runs(args.name, statuses=FAILED if args.failed else None, limit=args.limit)
+    with catalog_errors(args.data_dir):
+        runs = _runs(args)
     if not runs:
         what = "failed runs" if args.failed else "runs"
         print(f"no {what}" + (f" of {args.name}" if args.name else "") + f" in {args.data_dir}")

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         pass
     if args.versions or args.diff is not None:
         return _versions(args, path, urls)
-    with catalog_errors(args.data_dir), Catalog(path) as catalog:
+    with catalog_errors(args.data_dir), Catalog(path, readonly=True) as catalog:
         row = next((r for r in (catalog.latest_record(u) for u in urls) if r), None)
     if row is None:
         raise CommandError(f"no record for {args.url} in {args.data_dir} (see 'crawler list')")
@@ -89,7 +89,7 @@ def _versions(args: argparse.Namespace, path: Any, urls: list[str]) -> int:
     from archive.catalog import Catalog
     from crawler.errors import CommandError, UsageError
 
-    with catalog_errors(args.data_dir), Catalog(path) as catalog:
+    with catalog_errors(args.data_dir), Catalog(path, readonly=True) as catalog:
         rows = next((r for r in (catalog.records_for(u) for u in urls) if r), [])
     if not rows:
         raise CommandError(f"no record for {args.url} in {args.data_dir} (see 'crawler list')")
