@@ -57,7 +57,20 @@ class LoadedCapture:
 
 
 def normalize_timestamp(text: str) -> str:
-    """``2026-11-27T11:22`` or ``202611271122`` -> ``20261127112200``; raises ValueError if not a time."""
+    """``2026-11-27T11:22``, ``2026-11-27T23:53:58+02:00`` or ``202611271122`` -> 14 digits, in UTC; raises
+    ValueError if not a time.
+
+    A form with dashes is read as ``crawler list --since`` and ``export --since`` read it (``parse_since``:
+    ISO 8601, an offset converted to UTC, UTC without one); digits alone are a 14-digit timestamp or a
+    prefix of one (``2026``, ``202611``), as in CDX and pywb URLs; ``2026-11`` is a prefix too.
+    """
+    from archive.export import parse_since
+
+    if not text.strip().isdigit():
+        try:
+            return parse_since(text.strip()).astimezone(UTC).strftime("%Y%m%d%H%M%S")
+        except ValueError:
+            pass
     digits = "".join(ch for ch in text if ch.isdigit())[:14]
     if len(digits) < 4 or any(ch not in "0123456789-T:Z. " for ch in text.strip()):
         raise ValueError(f"not a timestamp: {text!r} (use YYYYMMDDhhmmss or ISO 8601, e.g. 2026-11-27T11:22)")

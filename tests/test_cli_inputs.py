@@ -124,3 +124,35 @@ def test_pywb_that_cannot_bind_is_not_taken_for_the_server_that_answers(
         with running(prepare(replay_archive.data_dir), find_wayback(), port=other_server):
             pass
     assert "\n" not in str(info.value)
+
+
+# --- replay get/list: the URL and the time, as 'show' and 'list --since' take them --------------------------
+
+def test_replay_finds_a_url_as_show_does(replay_archive: ReplayArchive, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ["--data-dir", str(replay_archive.data_dir)]
+    noisy = replay_archive.twice + "?utm_source=x#frag"
+    assert main(["show", noisy, *data]) == 0
+    capsys.readouterr()
+    assert main(["replay", "get", noisy, "--headers", *data]) == 0
+    assert f"capture of {replay_archive.twice} at" in capsys.readouterr().err
+    assert main(["replay", "list", noisy, *data]) == 0
+    assert replay_archive.twice_ts[1] in capsys.readouterr().out
+    assert main(["replay", "get", replay_archive.twice + "?page=2", *data]) == 1   # a real parameter stays
+    assert "?page=2 is not in the archive" in _one_error_line(capsys)
+
+
+def test_replay_at_takes_the_forms_list_since_takes(
+        replay_archive: ReplayArchive, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    data = ["--data-dir", str(replay_archive.data_dir)]
+    first, second = replay_archive.twice_ts
+    when = datetime.strptime(first, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    for form in (when.isoformat(), when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 when.astimezone(timezone(timedelta(hours=3))).isoformat()):     # 3 hours ahead: still `first`
+        assert main(["list", "--since", form, *data]) == 0
+        capsys.readouterr()
+        assert main(["replay", "get", replay_archive.twice, "--at", form, "--headers", *data]) == 0, form
+        assert f"at {first}" in capsys.readouterr().err, form
+    assert main(["replay", "get", replay_archive.twice, "--at", "garbage", *data]) == 2
+    assert "--at" in _one_error_line(capsys)

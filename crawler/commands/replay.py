@@ -23,7 +23,9 @@ def register(sub: Any) -> None:
 
     get = verbs.add_parser("get", help="print the capture of URL nearest to --at")
     get.add_argument("url", metavar="URL")
-    get.add_argument("--at", metavar="TIMESTAMP", help="YYYYMMDDhhmmss (any prefix) or ISO 8601; default: latest")
+    get.add_argument("--at", metavar="TIMESTAMP",
+                     help="YYYYMMDDhhmmss (any prefix) or ISO 8601 as for 'list --since' (UTC unless an offset "
+                          "is given); default: latest")
     mode = get.add_mutually_exclusive_group()
     mode.add_argument("--headers", action="store_true", help="the HTTP status line and headers only")
     mode.add_argument("--raw", action="store_true", help="the HTTP response exactly as stored in the WARC")
@@ -56,16 +58,44 @@ def _archive(args: argparse.Namespace) -> Any:
     return Archive(args.data_dir)
 
 
-def _find(archive: Any, url: str, at: str | None) -> Any:
+def _urls(url: str) -> list[str]:
+    """The URL as given, then its canonical form (tracking parameters, fragment, default port dropped), as
+    ``crawler show`` looks it up: crawls archive canonical URLs, other tools' WARCs the URLs as they were."""
+    from archive.replay import normalize_url
+    from crawler.urls import canonicalize_url
+
+    urls = [normalize_url(url)]
+    try:
+        canonical = canonicalize_url(urls[0])
+    except ValueError:
+        return urls
+    return urls if canonical in urls else [*urls, canonical]
+
+
+def _captures(archive: Any, url: str) -> tuple[str, Any]:
+    """The first of ``_urls(url)`` that is archived, and its captures; CommandError naming ``url`` otherwise."""
     from archive.replay import NotCaptured
-    from crawler.errors import CommandError, UsageError
+    from crawler.errors import CommandError
+
+    first: NotCaptured | None = None
+    for candidate in _urls(url):
+        try:
+            return candidate, archive.captures(candidate)
+        except NotCaptured as exc:
+            first = first or exc
+    raise CommandError(str(first)) from None
+
+
+def _find(archive: Any, url: str, at: str | None) -> Any:
+    from archive.replay import normalize_timestamp
+    from crawler.errors import UsageError
 
     try:
-        return archive.nearest(url, at)
-    except NotCaptured as exc:
-        raise CommandError(str(exc)) from exc
+        when = normalize_timestamp(at) if at is not None else None
     except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+        raise UsageError(f"--at: {exc}") from None
+    archived_url, found = _captures(archive, url)
+    return archive.nearest(archived_url, when) if when else found[-1]
 
 
 def run_get(args: argparse.Namespace) -> int:
@@ -111,13 +141,7 @@ def _text(capture: Any) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     archive = _archive(args)
-    from archive.replay import NotCaptured, normalize_url
-    from crawler.errors import CommandError
-
-    try:
-        captures = archive.captures(normalize_url(args.url))
-    except NotCaptured as exc:
-        raise CommandError(str(exc)) from exc
+    _, captures = _captures(archive, args.url)
     print(f"{'TIMESTAMP':14}  {'STATUS':6}  {'MIME':24}  {'DIGEST':32}  URL")
     for c in captures:
         status = "-" if c.status is None else str(c.status)
