@@ -8,10 +8,12 @@ normalized: titles lose a site-name suffix, authors become a tuple of names, dat
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
@@ -20,6 +22,9 @@ from crawler.extract_authors import choose_authors
 from crawler.extract_dates import choose_modified, choose_published
 from crawler.extract_signals import Signals, collect, ld_list, ld_text
 from crawler.extract_title import choose_title, site_keys
+
+if TYPE_CHECKING:
+    import tldextract
 
 
 @dataclass(frozen=True)
@@ -116,9 +121,34 @@ def _site_name_fallback(tree: HtmlElement, url: str) -> str | None:
     parts = [p for p in _SITE_SEP.split(title) if p.strip()]
     if len(parts) >= 2 and len(parts[-1].split()) <= 4 and len(parts[-1]) < len(parts[0]):
         return parts[-1].strip()
-    host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
-    labels = host.split(".")
-    return labels[-2] if len(labels) >= 2 and labels[-2] else None
+    return _domain_name(urlsplit(url).hostname or "")
+
+
+def _domain_name(host: str) -> str | None:
+    """The name a domain is registered under, without its public suffix: ``www.bbc.co.uk`` -> "bbc",
+    ``smh.com.au`` -> "smh" (the Public Suffix List, not the second-to-last label, which would give "co"
+    and "com"). None for an IP address and for a host under no public suffix (``localhost``)."""
+    host = host.strip().lower().rstrip(".")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        parts = _suffixes().extract_str(host)
+        if not (parts.domain and parts.suffix):
+            return None
+        try:
+            return parts.domain.encode("ascii").decode("idna") if parts.domain.startswith("xn--") else parts.domain
+        except UnicodeError:  # not valid punycode: the label as it is
+            return parts.domain
+    return None
+
+
+@cache
+def _suffixes() -> tldextract.TLDExtract:
+    # tldextract's bundled Public Suffix List snapshot only: extraction never fetches it, never writes a cache.
+    # Imported on first use: most pages name their site, and tldextract costs time at start-up.
+    import tldextract
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 
 
 
