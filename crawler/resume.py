@@ -54,14 +54,16 @@ def state_dir(data_dir: Path, run_id: str) -> Path:
 
 
 def save_run_args(data_dir: Path, run_id: str, spider: str, spider_args: dict[str, Any],
-                  settings: dict[str, Any]) -> Path:
-    """Write what ``--resume`` needs to start the run again (atomically)."""
+                  settings: dict[str, Any], processes: int = 1) -> Path:
+    """Write what ``--resume`` needs to start the run again (atomically). ``processes``: how many crawl
+    processes the run has (crawler.partition); a resume must use as many, or its parts find nothing."""
     directory = state_dir(data_dir, run_id)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / STATE_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"run_id": run_id, "spider": spider, "spider_args": spider_args,
-                               "settings": settings}, indent=2, default=str), encoding="utf-8")
+                               "settings": settings, "processes": processes}, indent=2, default=str),
+                   encoding="utf-8")
     tmp.replace(path)
     return path
 
@@ -73,6 +75,18 @@ def load_run_args(data_dir: Path, run_id: str) -> dict[str, Any]:
         raise FileNotFoundError(f"no run {run_id!r} to resume in {data_dir} ({path} is missing)")
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+def run_processes(data_dir: Path, run_id: str, saved: dict[str, Any]) -> int:
+    """How many crawl processes run ``run_id`` was crawled in: the number its state file says; for a state
+    file written before it said so, the partitions' logs ``runs/RUN-p<i>.log`` (none: 1)."""
+    n = saved.get("processes")
+    if isinstance(n, int) and n >= 1:
+        return n
+    prefix = f"{run_id}-p"
+    indexes = [int(p.name[len(prefix):-len(".log")]) for p in (Path(data_dir) / "runs").glob("*.log")
+               if p.name.startswith(prefix) and p.name[len(prefix):-len(".log")].isdigit()]
+    return max(indexes) + 1 if indexes else 1
 
 
 def _run_of(path: Path) -> str | None:
@@ -241,11 +255,12 @@ class ResumeMiddleware:
             rec = read_record(warc_dir / location.filename, location.offset, location.length)
             original = rec
             if refers_to is not None:  # a revisit: the payload (and maybe the headers) are the original's
-                orig_loc = state.responses.get(refers_to)
+                orig_loc = state.responses.get(refers_to) or self._original(rec, refers_to)
                 if orig_loc is None:
-                    logger.info("resume: %s was a revisit of a capture outside this run; fetching it", request.url)
+                    logger.info("resume: %s was a revisit of a capture that is not in the catalog; fetching it",
+                                request.url)
                     return None
-                original = read_record(warc_dir / orig_loc.filename, orig_loc.offset, orig_loc.length)
+                original = read_record(_existing(warc_dir / orig_loc.filename), orig_loc.offset, orig_loc.length)
         except ArchiveError as exc:
             logger.warning("resume: cannot replay %s (%s); fetching it again", request.url, exc)
             return None
@@ -262,6 +277,25 @@ class ResumeMiddleware:
         status = rec.http_status if rec.http_headers else original.http_status
         return cls(url=request.url, status=status or 200, headers=headers, body=body, flags=["resumed"],
                    request=request)
+
+    def _original(self, revisit: ArchivedRecord, record_id: str) -> WarcLocation | None:
+        """Where the response a revisit refers to is, when it is outside this run (an earlier run, or the
+        other process of a ``--processes`` run): from the catalog, by URL and record id."""
+        catalog = self.storage.catalog
+        if catalog is None:
+            return None
+        url = revisit.header("WARC-Refers-To-Target-URI") or revisit.target_uri or ""
+        for row in catalog.captures(url=url):
+            if row["record_id"] == record_id and row["warc_type"] == "response":
+                return WarcLocation(row["warc_filename"], row["warc_offset"], row["warc_length"], record_id,
+                                    row["payload_digest"])
+        return None
+
+
+def _existing(path: Path) -> Path:
+    """A WARC file by its final name, or by its ``.open`` name while its writer (another process) is at it."""
+    unfinished = path.with_name(path.name + ".open")
+    return unfinished if not path.exists() and unfinished.exists() else path
 
 
 _STATE_ATTR = "_resume_state"

@@ -121,11 +121,12 @@ EXIT_INTERRUPTED = 130
 
 
 def _prepare_run(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any],
-                 settings: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """Run id, spider arguments and settings of this run; ``--resume`` reloads the saved ones
-    (crawler.resume), and every run saves its own so that it can be resumed."""
+                 settings: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any], int]:
+    """Run id, spider arguments, settings and process count of this run; ``--resume`` reloads the saved
+    ones (crawler.resume), and every run saves its own so that it can be resumed. Nothing is written
+    before the arguments are known to be right."""
     from crawler.errors import UsageError
-    from crawler.resume import load_run_args, save_run_args
+    from crawler.resume import load_run_args, run_processes, save_run_args
     from crawler.storage import new_run_id, prepare_data_dir
 
     resume = getattr(args, "resume", None)
@@ -137,18 +138,27 @@ def _prepare_run(spider: str, args: argparse.Namespace, spider_kwargs: dict[str,
         if saved.get("spider") != spider:
             raise UsageError(f"run {resume} was crawled with spider {saved.get('spider')!r}, not {spider!r}")
         spider_kwargs = {**saved.get("spider_args", {}), **spider_kwargs}
+        given = settings.get("CRAWL_PROCESSES")             # --processes or -s CRAWL_PROCESSES
         settings = {**saved.get("settings", {}), **settings}
+        # Each process of a run is a run of its own (RUN-p<i>) that resumes from what it archived: another
+        # count would find nothing to resume and crawl everything again into the same run.
+        had = run_processes(args.data_dir, resume, saved)
+        if given is not None and _processes(settings) != had:
+            raise UsageError(f"run {resume} was crawled with {had} process{'es' if had > 1 else ''}; "
+                             f"resume it with --processes {had}")
+        settings["CRAWL_PROCESSES"] = had
         run_id = resume
     else:
         run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
+    processes = _processes(settings)
     try:
         prepare_data_dir(args.data_dir)
-        save_run_args(args.data_dir, run_id, spider, spider_kwargs, settings)
+        save_run_args(args.data_dir, run_id, spider, spider_kwargs, settings, processes)
     except OSError as exc:
         raise UsageError(f"cannot write to data directory {args.data_dir}: {exc.strerror or exc}") from None
     if resume:
         settings = {**settings, "RESUME_RUN": resume}
-    return run_id, spider_kwargs, settings
+    return run_id, spider_kwargs, settings, processes
 
 
 def _processes(settings: dict[str, Any]) -> int:
@@ -175,8 +185,7 @@ def execute(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any]
     from crawler.errors import CommandError, UsageError
     from crawler.runner import CrawlSetupError, run_crawl
 
-    run_id, spider_kwargs, settings = _prepare_run(spider, args, spider_kwargs, settings_from(args))
-    processes = _processes(settings)
+    run_id, spider_kwargs, settings, processes = _prepare_run(spider, args, spider_kwargs, settings_from(args))
     try:
         if processes > 1:
             from crawler.partition import run_partitioned

@@ -1,0 +1,127 @@
+"""A crawl's life beyond one clean run: resuming it with the right number of processes, stopping it with
+SIGTERM (the scheduler's --max-runtime, systemd), a full disk and the resume after it, and the one-line
+messages of each.
+
+Every crawl is a real ``crawler crawl`` process against the demo site on 127.0.0.1; what it wrote is read
+back from the catalog, the WARC files, the JSON records and the index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archive.catalog import Catalog
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
+
+
+# ----- helpers -------------------------------------------------------------------------------------------
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("CRAWLER_DATA_DIR", None)
+    return subprocess.Popen([sys.executable, "-m", "crawler.cli", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@dataclass(frozen=True)
+class Finished:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def run_id(self) -> str:
+        """The run id named by the summary's first line: ``run RUN (news) finished: ...``."""
+        return self.out.split("run ", 1)[1].split()[0]
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 240) -> Finished:
+    out, err = proc.communicate(timeout=timeout)
+    return Finished(proc.returncode, out, err)
+
+
+def crawl(*args: str) -> Finished:
+    return finish(start("crawl", "news", *args))
+
+
+def captures(data_dir: Path) -> list[dict[str, Any]]:
+    with Catalog(data_dir / "catalog.sqlite") as catalog:
+        return catalog.captures()
+
+
+def gets(site: Any) -> list[str]:
+    return [r.path for r in site.requests if r.method == "GET"]
+
+
+def one_line(result: Finished) -> str:
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert "Traceback" not in result.err
+    return lines[0]
+
+
+# ----- --resume keeps the run's process count ------------------------------------------------------------
+
+
+def test_resume_takes_the_runs_process_count_and_refuses_another(fresh_site: Any, tmp_path: Path) -> None:
+    """Each process of a ``--processes 2`` run is a run of its own (RUN-p0, RUN-p1): resuming it in one
+    process found nothing to resume and crawled every page again into the run. Now an explicit other count
+    is refused before anything is written, and ``--resume`` alone takes the run's count: a finished run
+    resumed fetches nothing, robots.txt included (its revisit's original is in the other process's file)."""
+    site = fresh_site(articles=12)
+    data = tmp_path / "data"
+    first = crawl("--seed", site.base_url + "/", "--data-dir", str(data), "--no-extract", "--processes", "2", *FAST)
+    assert first.code == 0, first.err
+    run_id = first.run_id
+    before = captures(data)
+    state = data / "runs" / run_id / "state" / "crawl.json"
+    saved = state.read_text(encoding="utf-8")
+    site.clear_requests()
+
+    for count in ("1", "3"):
+        refused = crawl("--resume", run_id, "--processes", count, "--data-dir", str(data))
+        assert refused.code == 2
+        assert one_line(refused) == (f"crawler: error: run {run_id} was crawled with 2 processes; "
+                                     f"resume it with --processes 2")
+    assert gets(site) == [] and captures(data) == before
+    assert state.read_text(encoding="utf-8") == saved
+
+    resumed = crawl("--resume", run_id, "--data-dir", str(data), *FAST)
+    assert resumed.code == 0, resumed.err
+    assert "(2 processes:" in resumed.out
+    assert gets(site) == [], "a finished run, resumed, fetched pages again"
+    assert len(captures(data)) == len(before)
+
+    # a state file written before it named the count: the partitions' logs tell it
+    old = json.loads(state.read_text(encoding="utf-8"))
+    del old["processes"]
+    state.write_text(json.dumps(old), encoding="utf-8")
+    refused = crawl("--resume", run_id, "--processes", "1", "--data-dir", str(data))
+    assert refused.code == 2 and "resume it with --processes 2" in refused.err
+
+
+def test_a_one_process_run_is_not_resumed_in_two(fresh_site: Any, tmp_path: Path) -> None:
+    site = fresh_site(articles=6)
+    data = tmp_path / "data"
+    first = crawl("--seed", site.base_url + "/", "--data-dir", str(data), "--no-extract", *FAST)
+    assert first.code == 0, first.err
+    before = captures(data)
+    site.clear_requests()
+    refused = crawl("--resume", first.run_id, "--processes", "2", "--data-dir", str(data))
+    assert refused.code == 2
+    assert one_line(refused) == (f"crawler: error: run {first.run_id} was crawled with 1 process; "
+                                 f"resume it with --processes 1")
+    assert gets(site) == [] and captures(data) == before
+    assert not list((data / "runs").glob(f"{first.run_id}-p*"))
+    resumed = crawl("--resume", first.run_id, "--data-dir", str(data), *FAST)
+    assert resumed.code == 0, resumed.err
+    assert gets(site) == [] and len(captures(data)) == len(before)
