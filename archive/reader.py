@@ -38,6 +38,7 @@ __all__ = [
     "decode_payload",
     "iter_records",
     "read_record",
+    "remove_chunking",
     "verify_digests",
 ]
 
@@ -167,6 +168,15 @@ def _decode_one(data: bytes, coding: str, limit: int) -> bytes:
     raise ValueError(f"unsupported Content-Encoding {coding!r}")
 
 
+def remove_chunking(raw: bytes, http_headers: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> bytes:
+    """The payload without ``Transfer-Encoding: chunked``, when the stored body is still chunked (a tool
+    that de-chunked it, as ours does, keeps the bytes as they are); content coding is left in place."""
+    if "chunked" not in (_first(tuple(http_headers), "transfer-encoding") or "").lower():
+        return raw
+    dechunked = _dechunk(raw)
+    return raw if dechunked is None else dechunked
+
+
 def decode_payload(raw: bytes, http_headers: tuple[tuple[str, str], ...] | list[tuple[str, str]],
                    limit: int = MAX_DECODED_SIZE) -> bytes:  # fmt: skip
     """Undo chunking (if the stored body is still chunked) and every Content-Encoding, last first.
@@ -176,12 +186,7 @@ def decode_payload(raw: bytes, http_headers: tuple[tuple[str, str], ...] | list[
     if not raw:  # revisits, HEAD, 204/304: no body whatever the headers say
         return b""
     pairs = tuple(http_headers)
-    te = (_first(pairs, "transfer-encoding") or "").lower()
-    data = raw
-    if "chunked" in te:
-        dechunked = _dechunk(raw)
-        if dechunked is not None:  # otherwise the tool that wrote it already de-chunked the body
-            data = dechunked
+    data = remove_chunking(raw, pairs)
     codings = [c.strip().lower() for v in (v for k, v in pairs if k.lower() == "content-encoding")
                for c in v.split(",") if c.strip()]  # fmt: skip
     for coding in reversed(codings):

@@ -3,7 +3,11 @@
 Every HTML response of the WARC files (default: all closed files in the data directory's ``warc/``; WARC
 files of other tools work too) goes through the current extractor in a process pool, one worker per
 core. The records go to ``records/<run-id>.jsonl`` and the catalog, whose run row names the extractor
-version. Bad WARC records are reported with file and offset and skipped; the exit status is then 1.
+version. Pages are decoded as the crawl decoded them (a body labelled gzip that is not gzip is used as it is,
+a truncated one gives what it holds, HTML under another ``Content-Type`` is sniffed), so the records are
+those the crawl made; a page whose content coding cannot be decoded gets a record with an
+``extraction_error``. Bad WARC records are reported with file and offset and skipped; the exit status is
+then 1.
 """
 
 from __future__ import annotations
