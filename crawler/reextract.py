@@ -163,7 +163,8 @@ def as_crawled(page: Page) -> Crawled | None:
     ``HttpCompressionMiddleware`` does (a truncated gzip body gives what it holds), a body labelled gzip
     without the gzip magic used as it is (``crawler.redirects.HttpCompressionMiddleware``); HTML as the
     news spider tells it (``spiders.seeds.detect_kind`` and a text response). Raises ``UndecodableError``
-    for a page labelled HTML whose content coding does not decode (a crawl archives it, makes no record).
+    for a page labelled HTML whose content coding does not decode (a crawl archives it, logs a warning and
+    makes no record; a re-extraction keeps the page in view with a record that says why it has no text).
     """
     from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
     from scrapy.http import Headers, TextResponse
@@ -176,6 +177,9 @@ def as_crawled(page: Page) -> Crawled | None:
     headers = Headers()
     for name, value in page.headers:
         headers.appendlist(name, value)
+    raw_type = headers.get(b"Content-Type")
+    content_type = raw_type.decode("latin-1") if raw_type is not None else None
+    labelled_html = (content_type or "").split(";")[0].strip().lower() in HTML_TYPES
     body = page.body
     codings = headers.getlist("Content-Encoding")
     if codings:
@@ -188,8 +192,7 @@ def as_crawled(page: Page) -> Crawled | None:
             if label.strip().lower() in ("gzip", "x-gzip") and not page.body.startswith(GZIP_MAGIC):
                 body = page.body                                   # not gzip at all: used as it is
             else:
-                ctype = (headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip().lower()
-                if ctype not in HTML_TYPES:
+                if not labelled_html:
                     return None
                 reason = f"{type(exc).__name__}: {exc}"[:200]
                 raise UndecodableError(f"content decoding failed: Content-Encoding: {label} could not be "
@@ -200,13 +203,13 @@ def as_crawled(page: Page) -> Crawled | None:
                 del headers["Content-Encoding"]
     if not issubclass(responsetypes.from_args(headers=headers, url=url, body=body), TextResponse):
         return None                                        # Scrapy gives the spider no text: no page
-    raw_type = headers.get(b"Content-Type")
-    content_type = raw_type.decode("latin-1") if raw_type is not None else None
     try:
         if detect_kind(body, content_type or "", DOWNLOAD_MAXSIZE) is not Kind.HTML:
             return None
-    except BodyError:           # a gzip body inside the decoded one that does not decode: the crawl skips it
-        return None
+    except BodyError as exc:    # gzip inside the decoded body (compressed twice) that does not decode
+        if not labelled_html:
+            return None
+        raise UndecodableError(f"content decoding failed: {exc}; the WARC holds the payload as received") from exc
     return Crawled(body, content_type)
 
 

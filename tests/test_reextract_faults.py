@@ -155,17 +155,23 @@ def test_an_undecodable_page_is_an_error_in_its_record_not_a_failed_command(tmp_
                                         [*html, ("Content-Encoding", "gzip")]))
         writer.write_exchange(_exchange(4, _chunked(gzip.compress(good, mtime=0)),
                                         [*html, ("Transfer-Encoding", "chunked"), ("Content-Encoding", "gzip")]))
+        twice = gzip.compress(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 200, mtime=0)
+        writer.write_exchange(_exchange(5, twice, [*html, ("Content-Encoding", "gzip")]))   # gzip in gzip
+        writer.write_exchange(_exchange(6, b"\x1f\x8b\x08\x00" + b"\xff" * 100,        # an image: no page
+                                        [("Content-Type", "image/png"), ("Content-Encoding", "gzip")]))
     status, records = _reextract(data)
     captured = capsys.readouterr()
     assert status == 0, captured.err
     by_page = {r["url"].rsplit("-", 1)[1]: r for r in records}
-    assert sorted(by_page) == ["1", "2", "3", "4"]
-    for n in ("2", "3"):
+    assert sorted(by_page) == ["1", "2", "3", "4", "5"]
+    for n in ("2", "3", "5"):
         validate(by_page[n])
         error = by_page[n]["extraction_error"]
-        assert error.startswith("content decoding failed: Content-Encoding: gzip could not be decoded ("), error
-        assert "\n" not in error and by_page[n]["text"] == ""
+        assert error.startswith("content decoding failed: "), error
+        assert "\n" not in error and by_page[n]["text"] == "" and by_page[n]["kind"] == "page"
+    assert by_page["2"]["extraction_error"].startswith("content decoding failed: Content-Encoding: gzip could not")
     assert "exceeded" in by_page["3"]["extraction_error"]
-    assert "2 extraction error(s)" in captured.out
+    assert "corrupt gzip body" in by_page["5"]["extraction_error"]
+    assert "5 record(s)" in captured.out and "3 extraction error(s)" in captured.out
     assert by_page["4"]["extraction_error"] is None
     assert by_page["4"]["text"] == by_page["1"]["text"] and "A page that decodes." in by_page["1"]["text"]
