@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import uuid
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
@@ -53,6 +54,15 @@ def _extract_in_worker(html: str, url: str, headers: dict[str, str], engine: str
     return extract(html, url, headers)
 
 
+def _worker_init() -> None:
+    """A pool worker ignores SIGTERM as it ignores SIGINT (pebble's default): a SIGTERM sent to the crawl's
+    process group (the scheduler's --max-runtime, systemd, ``kill -TERM -- -PGID``) is for the crawl
+    process, which closes cleanly and waits for the pool to extract the pages it has archived. The pool
+    still stops a worker itself (a page over EXTRACT_TIMEOUT): SIGTERM, then SIGKILL 3 s later; SIGKILL to
+    the group still ends everything."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 class ExtractionPipeline:
     """Runs ``crawler.extraction.extract`` for every PageItem in a process pool, time-boxed."""
 
@@ -82,7 +92,7 @@ class ExtractionPipeline:
         # (a quarter of a second at start-up); the pool's workers, forked now, inherit it loaded.
         import crawler.extraction  # noqa: F401
 
-        self.pool = ProcessPool(max_workers=self.workers)
+        self.pool = ProcessPool(max_workers=self.workers, initializer=_worker_init)
 
     def close_spider(self, spider: Spider | None = None) -> None:
         if self.pool is not None:
@@ -98,7 +108,14 @@ class ExtractionPipeline:
         if self.max_size and len(item.html) > self.max_size:
             return self._too_large(item)
         headers = {k: v for k, v in item.headers}
-        future = self.pool.schedule(_extract_in_worker, args=(item.html, item.url, headers, self.engine), timeout=self.timeout)
+        args = (item.html, item.url, headers, self.engine)
+        try:
+            future = self.pool.schedule(_extract_in_worker, args=args, timeout=self.timeout)
+        except RuntimeError as exc:     # pebble: "Unexpected error within the Pool" (its workers were killed)
+            logger.warning("the extraction pool failed (%s); starting a new one", exc)
+            self.pool.stop()
+            self.pool = ProcessPool(max_workers=self.workers, initializer=_worker_init)
+            future = self.pool.schedule(_extract_in_worker, args=args, timeout=self.timeout)
         stats = self.crawler.stats
         try:
             item.extraction = await asyncio.wrap_future(future)

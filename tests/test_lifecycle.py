@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,3 +127,53 @@ def test_a_one_process_run_is_not_resumed_in_two(fresh_site: Any, tmp_path: Path
     resumed = crawl("--resume", first.run_id, "--data-dir", str(data), *FAST)
     assert resumed.code == 0, resumed.err
     assert gets(site) == [] and len(captures(data)) == len(before)
+
+
+# ----- SIGTERM to the crawl's process group ---------------------------------------------------------------
+
+SLOW = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.2", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False",
+        "-s", "CONCURRENT_REQUESTS=2"]
+
+
+def start_in_own_group(*args: str) -> subprocess.Popen[str]:
+    """A ``crawler`` process leading its own process group, as the scheduler starts a run (crawler.runs)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("CRAWLER_DATA_DIR", None)
+    return subprocess.Popen([sys.executable, "-m", "crawler.cli", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_for_articles(site: Any, proc: subprocess.Popen[str], n: int, timeout: float = 120) -> None:
+    paths = {t.path for t in site.truth}
+    deadline = time.monotonic() + timeout
+    while sum(1 for r in site.requests if r.method == "GET" and r.path in paths) < n:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "gave up waiting for the crawl"
+        time.sleep(0.05)
+
+
+def html_captures(data_dir: Path) -> set[str]:
+    return {c["url"] for c in captures(data_dir) if c["status"] == 200 and c["mime"] == "text/html"}
+
+
+def test_sigterm_to_the_group_leaves_the_extraction_pool_working(fresh_site: Any, tmp_path: Path) -> None:
+    """SIGTERM to the whole group (what the scheduler's --max-runtime sends) used to kill the extraction
+    pool's workers with the crawl: the pages archived after it got no record ("Unexpected error within the
+    Pool"). Now the crawl closes cleanly and every page it archived has its extracted record."""
+    site = fresh_site(articles=30)
+    data = tmp_path / "data"
+    proc = start_in_own_group("crawl", "news", "--seed", site.base_url + "/", "--data-dir", str(data),
+                              "-s", "EXTRACT_WORKERS=2", *SLOW)
+    wait_for_articles(site, proc, 4)
+    os.killpg(proc.pid, signal.SIGTERM)
+    stopped = finish(proc, timeout=120)
+    assert stopped.code == 130, stopped.err
+    assert "interrupted" in one_line(stopped)
+    lines = (data / "records" / f"{stopped.run_id}.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert records
+    assert {r["url"] for r in records} == html_captures(data)
+    assert [r["url"] for r in records if r["extraction_error"]] == []
+    log = (data / "runs" / f"{stopped.run_id}.log").read_text(encoding="utf-8")
+    assert "Error processing" not in log and "Pool" not in log
+    assert not list((data / "warc").glob("*.open"))
