@@ -130,19 +130,23 @@ def test_reextract_reports_bad_records_and_keeps_going(tmp_path: Path, capsys: A
     assert titles == ["Page 1", "Page 10", "Page 3", "Page 4", "Page 6", "Page 8"]
 
 
-def test_reextract_reports_a_page_its_worker_cannot_decode(tmp_path: Path, capsys: Any) -> None:
-    """A record the scan indexes but whose payload does not decode (gzip label, bytes that are not gzip) is
-    a bad record named by file and offset; the other pages of its chunk get their records."""
+def test_reextract_decodes_a_payload_as_the_crawl_did(tmp_path: Path, capsys: Any) -> None:
+    """A body labelled gzip that is not gzip is used as it is (as the crawl does: README, Redirects and content
+    coding), and a gzip body that does not decode is that page's extraction_error: neither is a bad record,
+    the archive is intact, and the other pages get their records."""
     data = tmp_path / "data"
     html = "<html><head><title>Page {n}</title></head><body><article><h1>Page {n}</h1><p>{text}</p></article></body></html>"
     with WarcWriter(data / "warc") as writer:
         writer.write_exchange(_exchange(1, html.format(n=1, text="Some words here. " * 20).encode()))
-        bad, _ = writer.write_exchange(_exchange(2, b"this is not gzip at all", "gzip"))
-        writer.write_exchange(_exchange(3, html.format(n=3, text="Other words there. " * 20).encode()))
-    assert main(["reextract", "--data-dir", str(data)]) == 1
-    err = capsys.readouterr().err
-    assert f"{bad.filename} at offset {bad.offset}" in err
-    assert sorted(r["url"] for r in new_records(data, set())) == ["http://127.0.0.1:9/page-1", "http://127.0.0.1:9/page-3"]
+        writer.write_exchange(_exchange(2, html.format(n=2, text="Plain words. " * 20).encode(), "gzip"))
+        writer.write_exchange(_exchange(3, b"\x1f\x8b\x08\x00" + b"\xff" * 40, "gzip"))
+    assert main(["reextract", "--data-dir", str(data)]) == 0
+    assert "bad record" not in capsys.readouterr().err
+    records = {r["url"]: r for r in new_records(data, set())}
+    assert sorted(records) == [f"http://127.0.0.1:9/page-{n}" for n in (1, 2, 3)]
+    assert records["http://127.0.0.1:9/page-2"]["title"] == "Page 2"
+    assert records["http://127.0.0.1:9/page-2"]["extraction_error"] is None
+    assert "content decoding failed" in records["http://127.0.0.1:9/page-3"]["extraction_error"]
 
 
 def test_reextract_usage_errors(tmp_path: Path) -> None:
