@@ -58,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        _check_values(args)
         return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"crawler: error: {exc}", file=sys.stderr)
@@ -74,6 +75,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+
+
+def _check_values(args: argparse.Namespace) -> None:
+    """Every ``-s NAME=VALUE`` and ``--frontier`` of any verb, checked before the verb does anything, so that
+    a wrong value is one line naming the setting and what it allows (crawler.settings.check_setting)."""
+    from crawler.settings import check_setting, frontier_url_error
+
+    for name, value in getattr(args, "settings", None) or []:
+        try:
+            check_setting(name, value)
+        except ValueError as exc:
+            raise UsageError(f"-s {exc}") from None
+    frontier = getattr(args, "frontier", None)
+    if frontier and (error := frontier_url_error(str(frontier))):
+        raise UsageError(f"--frontier: {error}")
 
 
 if __name__ == "__main__":

@@ -233,3 +233,144 @@ DISKQUEUE_ENABLED = True
 SCHEDULER_DISK_QUEUE = "crawler.diskqueue.PickleBufferedLifoDiskQueue"
 # Scrapy's duplicate filter with its fingerprints as 60-bit keys in a compact table (crawler.dupefilter).
 DUPEFILTER_CLASS = "crawler.dupefilter.CompactDupeFilter"
+
+# --- Checking values given on the command line (crawler.cli) --------------------------------------------
+# `crawler` checks every `-s NAME=VALUE` and `--frontier` with check_setting before anything starts, so that a
+# wrong value is one line naming the setting and what it allows (Scrapy would fail later with "could not
+# convert string to float: 'abc'", or accept -5 as a size). Lower-case names: Scrapy takes only the upper-case
+# names of this module as settings. Each entry: (int or float, smallest value, smallest excluded?, what it is).
+_number_rules: dict[str, tuple[type, float, bool, str]] = {
+    "CONCURRENT_REQUESTS": (int, 1, False, "requests"),
+    "CONCURRENT_REQUESTS_PER_DOMAIN": (int, 1, False, "requests"),
+    "CONCURRENT_ITEMS": (int, 1, False, "items"),
+    "DOWNLOAD_DELAY": (float, 0, False, "seconds"),
+    "DOWNLOAD_TIMEOUT": (float, 0, True, "seconds"),
+    "DNS_TIMEOUT": (float, 0, True, "seconds"),
+    "AUTOTHROTTLE_START_DELAY": (float, 0, False, "seconds"),
+    "AUTOTHROTTLE_MAX_DELAY": (float, 0, False, "seconds"),
+    "AUTOTHROTTLE_TARGET_CONCURRENCY": (float, 0, True, "requests"),
+    "RETRY_AFTER_MAX_DELAY": (float, 0, False, "seconds"),
+    "RETRY_TIMES": (int, 0, False, "retries"),
+    "DEPTH_LIMIT": (int, 0, False, "hops; 0: no limit"),
+    "ARCHIVE_WARC_MAX_SIZE": (int, 1, False, "bytes"),
+    "EXTRACT_WORKERS": (int, 0, False, "processes; 0: one per core"),
+    "EXTRACT_TIMEOUT": (float, 0, True, "seconds"),
+    "EXTRACT_MAX_SIZE": (int, 0, False, "characters; 0: no limit"),
+    "INCREMENTAL_RECENT_HOURS": (float, 0, False, "hours"),
+    "INCREMENTAL_REVISIT_FACTOR": (float, 0, False, "a factor"),
+    "INCREMENTAL_MAX_INTERVAL_HOURS": (float, 0, False, "hours"),
+    "PROGRESS_INTERVAL": (float, 0, True, "seconds"),
+    "PROGRESS_LOG_INTERVAL": (float, 0, True, "seconds"),
+    "DOWNLOAD_MAXSIZE": (int, 0, False, "bytes; 0: no limit"),
+    "DOWNLOAD_WARNSIZE": (int, 0, False, "bytes; 0: no warning"),
+    "LIMITS_MAX_BODY_SIZE": (int, 0, False, "bytes; 0: no limit"),
+    "LIMITS_RESPONSE_TIME": (float, 0, False, "seconds; 0: no limit"),
+    "LIMITS_PARSE_MAX_SIZE": (int, 0, False, "bytes; 0: no limit"),
+    "URLLENGTH_LIMIT": (int, 0, False, "characters; 0: no limit"),
+    "ROBOTSTXT_RETRY_DELAY": (float, 0, False, "seconds"),
+    "ROBOTSTXT_RETRY_TIMES": (int, 0, False, "retries"),
+    "ROBOTSTXT_MAX_SIZE": (int, 1, False, "bytes"),
+    "REDIRECT_MAX_TIMES": (int, 0, False, "redirects"),
+    "DISKFULL_MIN_FREE": (int, 0, False, "bytes"),
+    "DISKFULL_CHECK_INTERVAL": (float, 0, True, "seconds"),
+    "DNSCACHE_SIZE": (int, 0, False, "entries"),
+    "FRONTIER_LEASE_TIMEOUT": (float, 0, True, "seconds"),
+    "FRONTIER_POLL_INTERVAL": (float, 0, True, "seconds"),
+    "FRONTIER_WAIT_TIMEOUT": (float, 0, False, "seconds"),
+}
+# Values that may also be None (or empty): the setting is then off or takes its value from another one.
+_optional_numbers: dict[str, tuple[type, float, bool, str]] = {
+    "GIL_SWITCH_INTERVAL": (float, 0, True, "seconds, at most 1; None: Python's default"),
+    "FRONTIER_HOST_DELAY": (float, 0, False, "seconds; None: DOWNLOAD_DELAY"),
+}
+_choices: dict[str, tuple[str, ...]] = {
+    "EXTRACT_ENGINE": ("default", "fast"),      # crawler.pipelines.ENGINES (a test keeps them equal)
+    "SPIDER_ANALYSIS_PROCESS": ("auto", "true", "false", "1", "0"),
+}
+_true_false = {"1", "0", "true", "false"}
+
+
+def _number(name: str, value: object, kind: type, minimum: float, exclusive: bool, what: str) -> str | None:
+    """What is wrong with ``value`` as a number of ``kind`` above ``minimum``, or None."""
+    import math
+
+    whole = kind is int
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = int(str(value).strip()) if whole else float(str(value).strip())
+    except ValueError:
+        number = None
+    limit = f"above {minimum:g}" if exclusive else f"{minimum:g} or more"
+    expected = f"{'a whole number' if whole else 'a number'} {limit} ({what})"
+    if number is None or not math.isfinite(number) or number < minimum or (exclusive and number <= minimum):
+        return f"{name} must be {expected}, not {value!r}"
+    if name == "GIL_SWITCH_INTERVAL" and number > 1:
+        return f"{name} must be {expected}, not {value!r}"
+    return None
+
+
+def _is_number(value: object) -> bool:
+    import math
+
+    try:
+        return not isinstance(value, bool) and math.isfinite(float(str(value).strip()))
+    except ValueError:
+        return False
+
+
+def frontier_url_error(url: str) -> str | None:
+    """What is wrong with a Redis frontier URL (redis://HOST:PORT/DB, rediss://..., unix:///path.sock?db=N),
+    or None. Redis's client reads ``/abc`` as database 0 without a word: here a database is a number."""
+    from urllib.parse import parse_qs, urlsplit
+
+    example = "give redis://HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0"
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        return f"bad frontier URL {url!r} ({exc}); {example}"
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        return f"bad frontier URL {url!r}: the scheme must be redis, rediss or unix; {example}"
+    if parts.scheme == "unix":
+        if not parts.path:
+            return f"bad frontier URL {url!r}: no socket path; e.g. unix:///run/redis.sock?db=0"
+        db = None
+    else:
+        if port == 0:
+            return f"bad frontier URL {url!r}: port 0; {example}"
+        db = parts.path.strip("/") or None
+    queried = parse_qs(parts.query).get("db")
+    for text in [db, *(queried or [])]:
+        if text is not None and not text.isdigit():
+            return f"bad frontier URL {url!r}: the database must be a number (0, 1, ...), not {text!r}; {example}"
+    return None
+
+
+def check_setting(name: str, value: object) -> None:
+    """Raise ValueError naming ``name`` and what it allows when ``value`` (a string from ``-s``, or a Python
+    value) is not one the setting can take. Settings without a rule here pass, except that one whose
+    default (here or Scrapy's) is True/False must be a boolean and one whose default is a number a number."""
+    from scrapy.settings import default_settings as scrapy_defaults
+
+    error: str | None = None
+    text = str(value).strip()
+    if name in _number_rules:
+        error = _number(name, value, *_number_rules[name])
+    elif name in _optional_numbers:
+        if value is not None and text not in ("", "None", "none"):
+            error = _number(name, value, *_optional_numbers[name])
+    elif name in _choices:
+        if text.lower() not in _choices[name]:
+            error = f"{name} must be one of {', '.join(_choices[name])}, not {value!r}"
+    elif name == "FRONTIER_URL":
+        error = frontier_url_error(text) if text and text != "None" else None
+    else:
+        default = globals().get(name, getattr(scrapy_defaults, name, None))
+        if isinstance(default, bool):
+            if not isinstance(value, bool) and text.lower() not in _true_false:
+                error = f"{name} must be true or false (1 or 0), not {value!r}"
+        elif isinstance(default, (int, float)) and not _is_number(value):
+            error = f"{name} must be a number, not {value!r}"
+    if error:
+        raise ValueError(error)

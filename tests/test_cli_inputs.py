@@ -156,3 +156,70 @@ def test_replay_at_takes_the_forms_list_since_takes(
         assert f"at {first}" in capsys.readouterr().err, form
     assert main(["replay", "get", replay_archive.twice, "--at", "garbage", *data]) == 2
     assert "--at" in _one_error_line(capsys)
+
+
+# --- values of settings and options -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["-s", "LIMITS_MAX_BODY_SIZE=-5"], "LIMITS_MAX_BODY_SIZE must be a whole number 0 or more"),
+    (["-s", "DOWNLOAD_TIMEOUT=abc"], "DOWNLOAD_TIMEOUT must be a number above 0"),
+    (["-s", "CONCURRENT_REQUESTS=1.5"], "CONCURRENT_REQUESTS must be a whole number"),
+    (["-s", "ROBOTSTXT_OBEY=maybe"], "ROBOTSTXT_OBEY must be true or false"),
+    (["-s", "EXTRACT_ENGINE=quick"], "EXTRACT_ENGINE must be one of default, fast"),
+    (["-s", "DEPTH_PRIORITY=x"], "DEPTH_PRIORITY must be a number"),
+    (["--frontier", "redis://127.0.0.1:6390/abc"], "the database must be a number"),
+    (["-s", "FRONTIER_URL=redis://127.0.0.1:6390/abc"], "the database must be a number"),
+])
+def test_bad_setting_values_name_the_setting(
+        argv: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    assert main(["crawl", "news", "--seed", "http://127.0.0.1:1/", *argv, "--data-dir", str(data)]) == 2
+    assert needle in _one_error_line(capsys)
+    assert not data.exists()          # refused before anything was written
+
+
+def test_bad_setting_values_are_refused_by_every_verb_that_takes_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    for argv in (["worker", "--frontier", "redis://127.0.0.1:6390/abc", *data],
+                 ["frontier", "status", "--frontier", "redis://127.0.0.1:6390/abc"],
+                 ["schedule", "add", "s", "news", "--every", "1h", "--seed", "http://127.0.0.1:1/",
+                  "-s", "DOWNLOAD_DELAY=-1", *data],
+                 ["archive", "http://127.0.0.1:1/", "-s", "DOWNLOAD_TIMEOUT=abc", *data]):
+        assert main(argv) == 2, argv
+        _one_error_line(capsys)
+
+
+def test_every_default_setting_passes_its_own_check() -> None:
+    import crawler.settings as project
+    from crawler.settings import check_setting
+
+    for name in dir(project):
+        if name.isupper() and not name.startswith("_"):
+            value = getattr(project, name)
+            check_setting(name, value)
+            if isinstance(value, (bool, int, float, str)) or value is None:
+                check_setting(name, str(value))          # as given on the command line
+    for name, value in [("LIMITS_MAX_BODY_SIZE", "0"), ("DOWNLOAD_TIMEOUT", "2.5"), ("ROBOTSTXT_OBEY", "False"),
+                        ("GIL_SWITCH_INTERVAL", "None"), ("FRONTIER_HOST_DELAY", ""), ("DEPTH_PRIORITY", "-1"),
+                        ("FRONTIER_URL", "redis://127.0.0.1:6379/3"), ("FRONTIER_URL", "unix:///r.sock?db=1"),
+                        ("SOME_SETTING_OF_ANOTHER_COMPONENT", "anything")]:
+        check_setting(name, value)
+    from crawler.pipelines import ENGINES
+
+    for engine in ENGINES:
+        check_setting("EXTRACT_ENGINE", engine)
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["demo", "--articles", "-5"], "--articles: must be a whole number, 1 or more"),
+    (["demo", "--articles", "x"], "--articles: must be a whole number, 1 or more"),
+    (["scheduler", "--grace", "-5"], "--grace: must be a number of seconds, 0 or more"),
+    (["scheduler", "--grace", "nan"], "--grace: must be a number of seconds, 0 or more"),
+])
+def test_bad_option_values(argv: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--data-dir", str(tmp_path / "data")])
+    assert exit_.value.code == 2
+    assert needle in _one_error_line(capsys)
+    assert not (tmp_path / "data").exists()

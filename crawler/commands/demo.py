@@ -14,9 +14,19 @@ def register(sub: Any) -> None:
                        description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", type=Path, default=Path("demo-data"), metavar="DIR",
                    help="where to write the demo archive (default: ./demo-data)")
-    p.add_argument("--articles", type=int, default=30, metavar="N", help="articles on the demo site (30)")
+    p.add_argument("--articles", type=_articles, default=30, metavar="N", help="articles on the demo site (30)")
     p.add_argument("-v", "--verbose", action="store_true", help="log what the crawl does to stderr")
     p.set_defaults(func=run)
+
+
+def _articles(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more, not {text!r}")
+    return n
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,9 +25,21 @@ def register(sub: Any) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_dir(p)
     p.add_argument("--once", action="store_true", help="start what is due now, recover dead runs, and exit")
-    p.add_argument("--grace", type=float, default=60.0, metavar="SECONDS",
+    p.add_argument("--grace", type=_seconds, default=60.0, metavar="SECONDS",
                    help="after a run's wall-clock limit: SIGTERM, then SIGKILL this much later (default 60)")
     p.set_defaults(func=run)
+
+
+def _seconds(text: str) -> float:
+    import math
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, not {text!r}")
+    return seconds
 
 
 def run(args: argparse.Namespace) -> int:
