@@ -23,7 +23,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
 from archive.catalog import Catalog
-from archive.cdxj import LiveIndex, append_to_index
+from archive.cdxj import LiveIndex, append_to_index, index_filename, index_path
 from archive.records import RecordStore
 from archive.writer import WarcWriter, recover_open_files
 from crawler import __version__
@@ -47,6 +47,21 @@ def prepare_data_dir(data_dir: Path) -> Path:
     probe.write_bytes(b"")
     probe.unlink()
     return data_dir
+
+
+def indexed_files(index: Path) -> set[str]:
+    """The file names the CDXJ index at ``index`` refers to (its lines end with ``"filename": "NAME"}``)."""
+    names: set[str] = set()
+    if not index.exists():
+        return names
+    key = b'"filename": "'
+    with index.open("rb") as fh:
+        for line in fh:
+            at = line.rfind(key)
+            if at >= 0:
+                start = at + len(key)
+                names.add(line[start:line.index(b'"', start)].decode("utf-8", "replace"))
+    return names
 
 
 class ArchiveStorage:
@@ -133,11 +148,34 @@ class ArchiveStorage:
                 restore_captures(self.catalog, result.path)
                 # its writer was killed before it could add the file to the index: its lines come from a scan
                 append_to_index(self.data_dir, result.path)
+        self._index_left_out()
         args = {k: v for k, v in vars(spider).items() if isinstance(v, str | int | float | bool | list)}
         if settings.get("RESUME_RUN") == self.run_id and self.catalog.run(self.run_id) is not None:
             logger.info("run %s goes on where it stopped (crawler.resume)", self.run_id)
         else:
             self.catalog.start_run(self.run_id, spider.name, json.loads(json.dumps(args, default=str)))
+
+    def _index_left_out(self) -> None:
+        """Index the closed WARC files of the data directory that are not in its index: a crawl stopped by a
+        full disk could not write the index when it closed its file. Reads the file names of the index
+        (one pass over it, no parsing) and scans only the files it lacks."""
+        warcs = sorted((self.data_dir / "warc").glob("*.warc.gz"))
+        if not warcs:
+            return
+        indexed = indexed_files(index_path(self.data_dir))
+        for path in warcs:
+            if index_filename(self.data_dir, path) in indexed:
+                continue
+            try:
+                done = append_to_index(self.data_dir, path)
+            except OSError as exc:
+                logger.error("could not index %s, which is not in the index: %s; the next crawl in this data "
+                             "directory tries again (or run 'crawler index')", path, exc)
+                continue
+            logger.warning("indexed %s (%d captures): it was not in the index (its crawl could not write the "
+                           "index, e.g. on a full disk)", path.name, done.indexed)
+            if self.crawler.stats is not None:
+                self.crawler.stats.inc_value("archive/indexed_at_start")
 
     def _disk_full(self, exc: BaseException) -> None:
         guard = self.crawler.get_extension(DiskSpaceGuard)
@@ -146,8 +184,15 @@ class ArchiveStorage:
 
     def _warc_closed(self, path: Path) -> None:
         self.closed_warcs.append(path)
-        if self.live_index is not None:
+        if self.live_index is None:
+            return
+        try:
             self.live_index.close_file(path)
+        except OSError as exc:       # no room for the index (a full disk): the file itself is whole
+            logger.error("could not index %s: %s; the next crawl in this data directory indexes it "
+                         "(or run 'crawler index')", path, exc)
+            if self.crawler.stats is not None:
+                self.crawler.stats.inc_value("archive/unindexed_files")
 
     def spider_opened(self, spider: Spider) -> None:
         # Scrapy logs an exception of a signal handler and goes on: the crawl would then fetch pages it

@@ -14,11 +14,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from archive.catalog import Catalog
+from archive.cdxj import check_index, index_path
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
@@ -177,3 +181,50 @@ def test_sigterm_to_the_group_leaves_the_extraction_pool_working(fresh_site: Any
     log = (data / "runs" / f"{stopped.run_id}.log").read_text(encoding="utf-8")
     assert "Error processing" not in log and "Pool" not in log
     assert not list((data / "warc").glob("*.open"))
+
+
+# ----- a full disk, then --resume ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the disk-full test needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def not_indexed(data_dir: Path) -> list[str]:
+    from crawler.storage import indexed_files
+
+    indexed = indexed_files(index_path(data_dir))
+    return [p.name for p in sorted((data_dir / "warc").glob("*.warc.gz")) if p.name not in indexed]
+
+
+def test_resume_after_a_full_disk_indexes_what_the_full_disk_kept_out(fresh_site: Any, small_disk: Path) -> None:
+    """The WARC file closed when the disk filled up could not be added to the index (no room for it), and
+    nothing indexed it later: ``replay get`` could not find pages that ``list`` showed. The exit message
+    now names the indexing, and the resumed crawl indexes the closed files its index lacks."""
+    site = fresh_site(articles=60)
+    data = small_disk / "data"
+    full = crawl("--seed", site.base_url + "/", "--data-dir", str(data), "--no-extract", *FAST,
+                 "-s", "DISKFULL_MIN_FREE=1", "-s", "DISKFULL_CHECK_INTERVAL=0.2")
+    assert full.code == 3, full.err
+    message = full.err.strip().splitlines()[-1]
+    assert "disk is full" in message and f"--resume {full.run_id}" in message
+    left_out = not_indexed(data)
+    assert left_out, "the full disk should have kept a WARC file out of the index"
+    assert f"the {len(left_out)} WARC file" in message and "crawler index --data-dir" in message, message
+
+    subprocess.run(["mount", "-o", "remount,size=20m", str(small_disk)], check=True)
+    resumed = crawl("--resume", full.run_id, "--data-dir", str(data), *FAST)
+    assert resumed.code == 0, resumed.err
+    assert not_indexed(data) == []
+    check = check_index(data)
+    assert check.missing_from_index == () and check.stale_in_index == ()

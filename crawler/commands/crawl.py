@@ -200,8 +200,11 @@ def execute(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any]
     again = f"crawler crawl {spider} --resume {run_id} --data-dir {args.data_dir}"
     if result.finish_reason == "disk_full":
         why = result.stats.get("diskfull/reason", "no space left")
+        unindexed = int(result.stats.get("archive/unindexed_files") or 0)
+        index = (f" (it first indexes the {unindexed} WARC file{'s' if unindexed > 1 else ''} the full disk kept "
+                 f"out of the index; without resuming: crawler index --data-dir {args.data_dir})" if unindexed else "")
         print(f"crawler: error: the disk is full ({why}); everything archived so far is intact. "
-              f"Free some space, then: {again}", file=sys.stderr)
+              f"Free some space, then: {again}{index}", file=sys.stderr)
         return EXIT_DISK_FULL
     if result.finish_reason == "storage_error":
         raise CommandError(f"cannot open the archive in {args.data_dir}: "
