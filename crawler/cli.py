@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -48,7 +49,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"crawler.commands.{name}").register(sub)
+    _plain_text(parser)
     return parser
+
+
+_LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
+
+
+def _plain(text: str | None) -> str | None:
+    """RST literals of the docstrings that help texts come from (``crawler crawl``) as 'crawler crawl'."""
+    return _LITERAL.sub(r"'\1'", text) if text else text
+
+
+def _plain_text(parser: argparse.ArgumentParser) -> None:
+    """Every description, epilog and help text of ``parser`` and of its subcommands, in plain text."""
+    parser.description = _plain(parser.description)
+    parser.epilog = _plain(parser.epilog)
+    for action in parser._actions:
+        action.help = _plain(action.help)
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                choice.help = _plain(choice.help)
+            for subparser in dict.fromkeys(action.choices.values()):    # aliases share a parser
+                _plain_text(subparser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

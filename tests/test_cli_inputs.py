@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import http.server
 import threading
 from collections.abc import Iterator
@@ -223,3 +224,24 @@ def test_bad_option_values(argv: list[str], needle: str, tmp_path: Path, capsys:
     assert exit_.value.code == 2
     assert needle in _one_error_line(capsys)
     assert not (tmp_path / "data").exists()
+
+
+# --- help texts ------------------------------------------------------------------------------------------------
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+def test_help_texts_are_plain_text() -> None:
+    """The descriptions come from module docstrings written in RST: ``crawler crawl`` reads 'crawler crawl'."""
+    from crawler.cli import build_parser
+
+    texts = {p.prog: p.format_help() for p in _parsers(build_parser())}
+    assert len(texts) > 20
+    for prog, text in texts.items():
+        assert "``" not in text, prog
+    assert "'crawler schedule': add, list" in texts["crawler schedule"]
