@@ -228,3 +228,15 @@ def test_resume_after_a_full_disk_indexes_what_the_full_disk_kept_out(fresh_site
     assert not_indexed(data) == []
     check = check_index(data)
     assert check.missing_from_index == () and check.stale_in_index == ()
+
+
+# ----- one-line errors ----------------------------------------------------------------------------------------
+
+
+def test_a_seeds_file_that_is_a_directory_is_named_so(tmp_path: Path) -> None:
+    refused = crawl("--seeds-file", str(tmp_path), "--data-dir", str(tmp_path / "data"))
+    assert refused.code == 2
+    assert one_line(refused) == (f"crawler: error: seeds file {tmp_path} is a directory: "
+                                 f"give a file with one URL a line")
+    missing = crawl("--seeds-file", str(tmp_path / "nope.txt"), "--data-dir", str(tmp_path / "data"))
+    assert missing.code == 2 and one_line(missing) == f"crawler: error: seeds file not found: {tmp_path / 'nope.txt'}"

@@ -77,8 +77,12 @@ def spider_args_from(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "seed", None):
         kwargs["seeds"] = list(args.seed)
     if getattr(args, "seeds_file", None):
-        if not args.seeds_file.is_file():
+        if not args.seeds_file.exists():
             raise UsageError(f"seeds file not found: {args.seeds_file}")
+        if args.seeds_file.is_dir():
+            raise UsageError(f"seeds file {args.seeds_file} is a directory: give a file with one URL a line")
+        if not args.seeds_file.is_file():
+            raise UsageError(f"seeds file {args.seeds_file} is not a regular file")
         kwargs["seeds_file"] = str(args.seeds_file)
     for name in ("max_pages", "max_depth", "since"):
         value = getattr(args, name, None)
