@@ -112,7 +112,7 @@ def _check_values(args: argparse.Namespace) -> None:
             raise UsageError(f"-s {exc}") from None
     frontier = getattr(args, "frontier", None)
     if frontier and (error := frontier_url_error(str(frontier))):
-        raise UsageError(f"--frontier: {error}")
+        raise UsageError(f"--frontier (or $CRAWLER_FRONTIER): {error}")
 
 
 if __name__ == "__main__":
