@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 
@@ -22,6 +22,7 @@ from crawler.extract_authors import choose_authors
 from crawler.extract_dates import choose_modified, choose_published
 from crawler.extract_signals import Signals, collect, ld_list, ld_text
 from crawler.extract_title import choose_title, site_keys
+from crawler.urls import join_url
 
 if TYPE_CHECKING:
     import tldextract
@@ -177,7 +178,7 @@ def _absolute(value: str | None, url: str) -> str | None:
     value = value.strip()
     if value.startswith(("javascript:", "data:")):
         return None
-    return urljoin(url, value)
+    return join_url(url, value)  # None for a malformed one ("http://[bad"): it costs only that field
 
 
 def _canonical(s: Signals, url: str) -> str | None:

@@ -146,7 +146,10 @@ def _is_root_link(href: str) -> bool:
     inner = max(href.rfind("http://"), href.rfind("https://"))
     if inner > 0:  # an archive's wrapped URL: judge the original
         href = href[inner:]
-    parts = urlsplit(href)
+    try:
+        parts = urlsplit(href)
+    except ValueError:  # a malformed link ("http://[bad") on someone's page
+        return False
     return not parts.query and parts.path in ("", "/") and (bool(parts.netloc) or href == "/")
 
 

@@ -87,3 +87,21 @@ def test_an_entity_bomb_sitemap_is_unreadable_not_empty() -> None:
             "<url><loc>http://h/a/&xxe;</loc></url><url><loc>http://h/a/60</loc></url></urlset>").encode()
     with pytest.raises(ValueError, match="unreadable sitemap at http://h/s.xml: .*amplification"):
         list(parse_sitemap(bomb, "http://h/s.xml"))
+
+
+def test_malformed_urls_in_a_page_cost_the_extraction_only_those_fields() -> None:
+    import json
+
+    from crawler.extraction import extract_and_classify
+
+    bad = "http://[bad"
+    ld = json.dumps({"@type": "NewsArticle", "headline": "Rain returns", "url": bad, "image": bad,
+                     "author": {"@type": "Person", "name": "Jane Doe", "url": bad}})
+    html = (f'<html><head><link rel="canonical" href="{bad}"><meta property="og:image" content="{bad}">'
+            f'<meta property="og:url" content="{bad}"><script type="application/ld+json">{ld}</script></head>'
+            f'<body><h1><a href="{bad}">Rain returns</a></h1><p class="byline">By <a href="{bad}">Jane Doe</a></p>'
+            f"<p>{'After weeks of drought the rain came back. ' * 20}</p></body></html>")
+    extraction, _kind = extract_and_classify(html, "https://example.com/2021/04/14/rain-returns")
+    assert extraction.title == "Rain returns" and extraction.authors == ("Jane Doe",)
+    assert extraction.canonical_url == "https://example.com/2021/04/14/rain-returns" and extraction.image is None
+    assert "After weeks of drought" in extraction.text
