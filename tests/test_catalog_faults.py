@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,7 +114,7 @@ def _garbage(path: Path) -> None:
 
 def _overwritten_mid_file(path: Path) -> None:
     size = path.stat().st_size
-    assert size > 100_000
+    assert size > 12_000
     with open(path, "r+b") as fh:   # every page past the first few: tables and indexes alike
         for offset in range(8192 + 100, size, 4096):
             fh.seek(offset)
@@ -142,7 +143,7 @@ def test_damaged_catalog_raises_catalog_error_for_every_read(tmp_path: Path) -> 
     data = tmp_path / "data"
     make_archive(data)
     _overwritten_mid_file(data / "catalog.sqlite")
-    with pytest.raises(CatalogError, match="the file is damaged .*malformed"):
+    with pytest.raises(CatalogError, match="the file is damaged"):
         with Catalog(data / "catalog.sqlite") as cat:
             cat.records()
 
@@ -219,3 +220,36 @@ def test_catalog_opened_readonly_refuses_writes_naming_the_file(tmp_path: Path) 
                             payload_digest=None, warc_filename="x", warc_offset=0, warc_length=1, record_id="<u>")
     with pytest.raises(CatalogError, match="no catalog"):
         Catalog(tmp_path / "missing.sqlite", readonly=True)
+
+
+# --- a crawl into a damaged catalog -------------------------------------------------------------------------
+
+
+def test_crawl_into_a_damaged_catalog_stops_at_once_blaming_it(
+    crawled: Path, site: RunningServer, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(crawled, data)
+    _overwritten_mid_file(data / "catalog.sqlite")
+    warcs = sorted(p.name for p in (data / "warc").iterdir())
+    started = time.monotonic()
+    proc = cli("crawl", "news", "--seed", site.truth[0].url, *FAST, data=data)
+    assert time.monotonic() - started < 30
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("crawler: error:") and f"{data / 'catalog.sqlite'}: " in last and "damaged" in last
+    assert "crawler reextract" in last
+    assert sorted(p.name for p in (data / "warc").iterdir()) == warcs     # nothing fetched, nothing written
+
+
+def test_catalog_opened_for_writing_is_checked_at_once(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    make_archive(data)
+    with open(data / "catalog.sqlite", "r+b") as fh:   # one index page only: no query of a crawl's start reads it
+        fh.seek(2 * 4096)                                 # page 3: the root of captures_url
+        fh.write(b"\xff" * 4096)
+    with pytest.raises(CatalogError, match="cannot open the catalog: the file is damaged"):
+        Catalog(data / "catalog.sqlite")
+    with Catalog(data / "catalog.sqlite", readonly=True) as cat:   # a reader is not held up by the check
+        assert cat.run("run1") is not None
