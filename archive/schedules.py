@@ -148,7 +148,10 @@ class ScheduleStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ScheduleStoreError(f"cannot create {self.path.parent}: {exc.strerror or exc}") from exc
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
             self._db.row_factory = sqlite3.Row

@@ -245,3 +245,21 @@ def test_help_texts_are_plain_text() -> None:
     for prog, text in texts.items():
         assert "``" not in text, prog
     assert "'crawler schedule': add, list" in texts["crawler schedule"]
+
+
+def test_export_that_matches_nothing_is_one_line_and_keeps_an_earlier_export(
+        replay_archive: ReplayArchive, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    earlier = tmp_path / "r.csv"
+    earlier.write_text("an earlier export\n")
+    argv = ["export", "csv", "-o", str(earlier), "--site", "nosuch.example", "--data-dir", str(replay_archive.data_dir)]
+    assert main(argv) == 1
+    assert "nothing matched" in _one_error_line(capsys)
+    assert earlier.read_text() == "an earlier export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv"]
+
+
+@pytest.mark.parametrize("data_dir", ["/proc/x", "/etc/passwd"])
+def test_schedule_add_into_an_unwritable_data_dir(data_dir: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["schedule", "add", "s", "news", "--every", "1h", "--seed", "http://127.0.0.1:1/", "--data-dir", data_dir]
+    assert main(argv) == 2
+    assert f"cannot write to data directory {data_dir}" in _one_error_line(capsys)

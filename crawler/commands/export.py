@@ -105,15 +105,18 @@ def run_records(args: argparse.Namespace) -> int:
             try:
                 with tmp.open("w", encoding="utf-8", newline="") as out:
                     n = write(out)
-                tmp.replace(args.output)
+                if n:
+                    tmp.replace(args.output)
+                else:
+                    tmp.unlink()        # nothing matched: an earlier export of that name stays as it was
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
         except OSError as exc:
             raise CommandError(_os_error(exc, args.output)) from None
-    print(f"exported {n} record(s)" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
     if n == 0:
         raise CommandError("nothing matched: no record of that site or time")
+    print(f"exported {n} record(s)" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
     return 0
 
 

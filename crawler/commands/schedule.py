@@ -132,6 +132,9 @@ def run_add(args: argparse.Namespace) -> int:
                       next_run_at=first_run)
     try:
         args.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot write to data directory {args.data_dir}: {exc.strerror or exc}") from None
+    try:
         with ScheduleStore.for_data_dir(args.data_dir) as store:
             store.add(row)
     except ScheduleStoreError as exc:
