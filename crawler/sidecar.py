@@ -50,7 +50,10 @@ def _resolve(target: str) -> Callable[..., Any]:
 
 def _serve(target: str, requests: Connection, results: Connection) -> None:
     """The child's loop: one task at a time until the parent closes the request pipe."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the parent's to handle; it closes us
+    # Ctrl-C, and a SIGTERM sent to the crawl's process group (the scheduler's --max-runtime, systemd), are the
+    # parent's to handle: it closes us when the crawl closes (and kills us if we do not stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     func = _resolve(target)
     while True:
         try:
@@ -161,15 +164,24 @@ class Sidecar:
         except (EOFError, OSError) as exc:
             if self._closing:                     # the child finished its tasks and exited, as asked
                 return
-            code = self._process.poll() if self._process is not None else None
+            code = None
+            if self._process is not None:
+                try:                              # its end of the pipe closed: it is exiting, or has
+                    code = self._process.wait(timeout=1.0)
+                except subprocess.TimeoutExpired:
+                    pass
+            if code in (-signal.SIGTERM, -signal.SIGINT):      # stopped on purpose, by whoever sent it
+                self._die(f"it was stopped by signal {-code}", error=False)
+                return
             self._die(f"it exited (code {code})" if isinstance(exc, EOFError) else str(exc))
 
-    def _die(self, why: str) -> None:
+    def _die(self, why: str, *, error: bool = True) -> None:
         if self.dead:
             return
         self.dead = True
-        logger.error("%s process stopped: %s; its %d pending task(s) and all later ones run in the crawl "
-                     "process instead", self.name, why, len(self._in_flight))
+        logger.log(logging.ERROR if error else logging.WARNING,
+                   "%s process stopped: %s; its %d pending task(s) and all later ones run in the crawl "
+                   "process instead", self.name, why, len(self._in_flight))
         self._unwatch()
         self._fail_pending(f"{self.name} process stopped: {why}")
 

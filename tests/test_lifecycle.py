@@ -240,3 +240,49 @@ def test_a_seeds_file_that_is_a_directory_is_named_so(tmp_path: Path) -> None:
                                  f"give a file with one URL a line")
     missing = crawl("--seeds-file", str(tmp_path / "nope.txt"), "--data-dir", str(tmp_path / "data"))
     assert missing.code == 2 and one_line(missing) == f"crawler: error: seeds file not found: {tmp_path / 'nope.txt'}"
+
+
+def test_sigterm_to_the_group_is_no_error_of_the_page_analysis_process(fresh_site: Any, tmp_path: Path) -> None:
+    """The page-analysis helper (archive mode) died of the group's SIGTERM and the crawl logged it as an
+    ERROR; it now lets the crawl close it, as on Ctrl-C."""
+    site = fresh_site(articles=30)
+    data = tmp_path / "data"
+    proc = start_in_own_group("crawl", "news", "--seed", site.base_url + "/", "--data-dir", str(data),
+                              "--no-extract", "-s", "SPIDER_ANALYSIS_PROCESS=True", *SLOW)
+    wait_for_articles(site, proc, 4)
+    os.killpg(proc.pid, signal.SIGTERM)
+    stopped = finish(proc, timeout=120)
+    assert stopped.code == 130, stopped.err
+    assert "interrupted" in one_line(stopped)
+    log = (data / "runs" / f"{stopped.run_id}.log").read_text(encoding="utf-8")
+    assert "page-analysis process stopped" not in log
+    assert " ERROR: " not in log
+
+
+def test_a_dead_process_is_named_as_its_run_and_its_recovery_is_a_sentence(fresh_site: Any, tmp_path: Path) -> None:
+    """'process 1 (exit code -9) died' meant the run RUN-p0: the message now names the run. Resuming
+    recovers its unfinished WARC file and says so in words, not as a Python repr."""
+    from tests.test_partition import partition_children, wait_until
+
+    site = fresh_site(articles=30)
+    data = tmp_path / "data"
+    proc = start("crawl", "news", "--seed", site.base_url + "/", "--data-dir", str(data), "--no-extract", *SLOW,
+                 "--processes", "2")
+    paths = {t.path for t in site.truth}
+    wait_until(lambda: sum(1 for r in site.requests if r.path in paths) >= 4 and len(partition_children(proc)) == 2,
+               proc, "4 articles fetched")
+    victim = partition_children(proc)[0]
+    victim_run = json.loads(victim.cmdline()[-1])["run_id"]
+    victim.kill()
+    stopped = finish(proc, timeout=120)
+    assert stopped.code == 1
+    assert f"the process of run {victim_run} (exit code -9) died" in one_line(stopped)
+    assert victim_run.startswith(stopped.run_id + "-p")
+
+    left_open = list((data / "warc").glob("*.open"))
+    resumed = crawl("--resume", stopped.run_id, "--data-dir", str(data), *FAST)
+    assert resumed.code == 0, resumed.err
+    logs = "".join(p.read_text(encoding="utf-8") for p in (data / "runs").glob(f"{stopped.run_id}-p*.log"))
+    assert "Recovered(" not in logs and "PosixPath(" not in logs
+    for path in left_open:
+        assert f"recovered {path}, left unfinished by an earlier crawl" in logs
