@@ -290,8 +290,8 @@ class PartitionScheduler(DiskQueueScheduler):
             self.progress.start(self.crawler.settings.getfloat("PROGRESS_INTERVAL", 1.0), now=False)
         self.crawler.signals.connect(self._idle, signal=signals.spider_idle)
         self.crawler.signals.connect(self._closed, signal=signals.spider_closed)
-        logger.info("partition %d of %d: this process crawls the URLs whose fingerprint falls in it",
-                    self.index + 1, self.count)
+        logger.info("partition p%d of %d: this process crawls the URLs whose fingerprint falls in it",
+                    self.index, self.count)
         return result
 
     def enqueue_request(self, request: Request) -> bool:
@@ -357,8 +357,8 @@ class PartitionScheduler(DiskQueueScheduler):
 
     def _peer_gone(self, exc: OSError) -> None:
         # A partition that stopped by itself (its page limit, an error): what it would have crawled is left.
-        logger.info("partition %d: a sibling process has gone (%s); the links it owns are left",
-                       self.index + 1, exc)
+        logger.info("partition p%d: a sibling process has gone (%s); the links it owns are left",
+                    self.index, exc)
 
     # -- the end ---------------------------------------------------------------------------------------------
     def _counts(self) -> dict[str, Any]:
@@ -389,7 +389,7 @@ class PartitionScheduler(DiskQueueScheduler):
 
     def _parent_gone(self, exc: BaseException) -> None:
         if self.stop_reason is None:
-            logger.error("partition %d: the parent process has gone (%s); stopping", self.index + 1, exc)
+            logger.error("partition p%d: the parent process has gone (%s); stopping", self.index, exc)
             self._stop("shutdown")
 
     def _stop(self, reason: str) -> None:
@@ -581,7 +581,8 @@ class Partitions:
         child.closed = closed
         reason = str(closed["reason"])
         if self.stopping is None and reason not in ("finished", "max_pages") and not reason.startswith("closespider"):
-            self.notes.append(f"process {child.index + 1} stopped ({reason}): the others were told to stop")
+            self.notes.append(f"the process of run {part_run_id(str(self.job['run_id']), child.index)} stopped "
+                              f"({reason}): the others were told to stop")
             self.stop("shutdown" if reason == "crashed" else reason)
 
     def _balanced(self, reports: dict[int, dict[str, Any]]) -> bool:
@@ -732,7 +733,9 @@ def run_partitioned(spider: str, spider_args: Mapping[str, Any], data_dir: Path,
         for note in parts.notes:
             fh.write(f"  {note}\n")
     if missing:
-        stats["partition/crashed"] = ", ".join(f"process {c.index + 1} (exit code {c.process.returncode})" for c in missing)
+        # named as their runs are (RUN-p0, RUN-p1, ...), which is where their logs and files are
+        stats["partition/crashed"] = ", ".join(f"the process of run {part_run_id(run_id, c.index)} "
+                                               f"(exit code {c.process.returncode})" for c in missing)
     return CrawlResult(run_id=run_id, data_dir=Path(data_dir), spider=spider, finish_reason=reason, stats=stats,
                        parts=tuple(part_run_id(run_id, c.index) for c in children))
 

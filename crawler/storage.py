@@ -112,8 +112,14 @@ class ArchiveStorage:
             return
         prepare_data_dir(self.data_dir)
         recovered = recover_open_files(self.data_dir / "warc")
-        for path in recovered:
-            logger.warning("recovered unfinished WARC file from an earlier run: %s", path)
+        for result in recovered:
+            if result.path is not None:
+                logger.warning("recovered %s, left unfinished by an earlier crawl: %d complete record(s) kept as %s, "
+                               "%d byte(s) of an incomplete last record cut", result.open_path, result.records,
+                               result.path, result.dropped_bytes)
+            else:
+                logger.warning("removed %s, left unfinished by an earlier crawl: it held no complete record",
+                               result.open_path)
         settings = self.crawler.settings
         warcinfo = {
             "software": f"newsarchiver/{__version__} (Scrapy, warcio)",
