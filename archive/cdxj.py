@@ -231,6 +231,7 @@ def _scan_from(fh: BinaryIO | _Resumed, name: str, known_format: str | None = No
     it = ArchiveIterator(fh)
     if known_format is not None:
         it.known_format = known_format
+    last: int | None = None  # the offset of the last record read, unless it was reported bad already
     try:
         for record in it:
             errors_before = it.err_count
@@ -240,16 +241,21 @@ def _scan_from(fh: BinaryIO | _Resumed, name: str, known_format: str | None = No
                 yield BadRecord(name, offset, "record length does not match its Content-Length "
                                               "(no blank line after it); the WARC is corrupt here")
                 return offset
+            last = None if trouble else offset
             if trouble:
                 yield BadRecord(name, offset, trouble)
             elif line is not None:
                 yield line.with_location(filename=name, offset=offset, length=length)
     except Exception as exc:  # warcio raises many kinds on corrupt input; each is reported here
-        yield BadRecord(name, it.offset, _describe(exc))
-        return int(it.offset)
+        at = int(it.offset)
+        yield BadRecord(name, at, _describe(exc, cut=_member_cut_short(fh, at)))
+        return at
     finally:
         it.close()
     end = int(it.offset)
+    if last is not None and _member_cut_short(fh, last):  # warcio read a half record (its head cut) as whole
+        yield BadRecord(name, last, "truncated record: the file ends inside it; the crawl writing it probably died")
+        return last
     fh.seek(end)
     rest = fh.read(1 << 20)
     if rest.strip():
@@ -259,9 +265,34 @@ def _scan_from(fh: BinaryIO | _Resumed, name: str, known_format: str | None = No
     return None
 
 
-def _describe(exc: BaseException) -> str:
+def _member_cut_short(fh: BinaryIO | _Resumed, offset: int) -> bool:
+    """Whether the gzip member at ``offset`` ends with the file before it is complete (a crawl that died
+    mid-write): what warcio then trips over is a half header, whatever exception it raises."""
+    raw = getattr(fh, "_fh", fh)
+    try:
+        raw.seek(offset)
+        if raw.read(3) != _GZIP_MAGIC:
+            return False
+        raw.seek(offset)
+        inflater = zlib_ng.decompressobj(31)
+        while not inflater.eof:
+            chunk = raw.read(1 << 20)
+            if not chunk:
+                return True
+            inflater.decompress(chunk, 1 << 20)
+            while inflater.unconsumed_tail and not inflater.eof:
+                inflater.decompress(inflater.unconsumed_tail, 1 << 20)
+        return False
+    except Exception:  # OSError, or zlib-ng's error for a corrupt member: damaged, but not cut short
+        return False
+
+
+def _describe(exc: BaseException, *, cut: bool = False) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = text.encode("ascii", "backslashreplace").decode("ascii")[:200]  # no raw bytes of the file in a message
     kind = type(exc).__name__
+    if cut:
+        return "truncated record: the file ends inside it; the crawl writing it probably died"
     if isinstance(exc, EOFError) or "EOF" in text or "end of stream" in text.lower():
         return f"truncated record ({kind}: {text or 'unexpected end of file'})"
     return f"unreadable record ({kind}: {text or 'no detail'}); the file may be corrupt or not a WARC"
@@ -291,6 +322,13 @@ def _resync(fh: BinaryIO, start: int, gzipped: bool) -> int:
 def _index_record(record: Any, name: str) -> tuple[CdxjLine | None, str | None]:
     rec_type = record.rec_type
     if rec_type not in INDEXED_TYPES:
+        # not indexed, but read to its end: a request or metadata record cut short is a damaged file too
+        # (at the end of a file, nothing after it would tell)
+        rest = record.raw_stream
+        while rest.read(1 << 16):
+            pass
+        if isinstance(rest, LimitReader) and rest.limit > 0:
+            return None, f"truncated record: {rest.limit} byte(s) of its content are missing"
         return None, None
     url, date, digest = _target(record.rec_headers)
     if not url or not date:
