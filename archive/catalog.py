@@ -178,6 +178,23 @@ def _db_time(value: str | datetime) -> str:
     return sortable_z(parse_iso(value))
 
 
+def _record_time(value: str | datetime) -> str:
+    """A record's ``fetched_at`` in whole seconds: the crawl writes ``11:22:33Z``, ``crawler reextract`` the
+    WARC-Date ``11:22:33.176053Z`` of the same capture; both must be one capture in the catalog."""
+    return sortable_z(parse_iso(value).replace(microsecond=0))
+
+
+# The newest record of each capture: a capture extracted again (``crawler reextract``) has a record per
+# extraction, all with its URL, its WARC location and its fetched_at to the second (compared on the first 19
+# characters, so that rows stored with microseconds by earlier versions count as the same capture too).
+_NEWEST_OF_CAPTURE = (
+    "NOT EXISTS (SELECT 1 FROM records AS n WHERE n.url = records.url"
+    " AND substr(n.fetched_at, 1, 19) = substr(records.fetched_at, 1, 19)"
+    " AND n.warc_filename IS records.warc_filename AND n.warc_offset IS records.warc_offset"
+    " AND n.rowid > records.rowid)"
+)
+
+
 def _row(cursor: sqlite3.Cursor, raw: tuple[Any, ...]) -> dict[str, Any]:
     d: dict[str, Any] = {}
     for (name, *_), value in zip(cursor.description, raw, strict=True):
@@ -377,7 +394,7 @@ class Catalog:
             "INSERT OR REPLACE INTO records (id, run_id, url, canonical_url, fetched_at, status, kind, title,"
             " authors, published, payload_digest, warc_filename, warc_offset, warc_length, records_file, site,"
             " version, previous, text_fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (record.id, record.run_id, record.url, record.canonical_url, _db_time(record.fetched_at),
+            (record.id, record.run_id, record.url, record.canonical_url, _record_time(record.fetched_at),
              record.status, record.kind, record.title, json.dumps(list(record.authors), ensure_ascii=False),
              record.published, loc.payload_digest if loc else None, loc.filename if loc else None,
              loc.offset if loc else None, loc.length if loc else None, stored, _site(record.url),
@@ -496,16 +513,22 @@ class Catalog:
         limit: int | None = None,
         run_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Records, oldest first, filtered like ``captures`` plus ``kind`` and ``run_id``."""
+        """Records, oldest first, filtered like ``captures`` plus ``kind`` and ``run_id``: the newest record of
+        each capture (a page extracted again by ``crawler reextract`` is listed once), or with ``run_id`` every
+        record of that run."""
         where, params = self._filters(None, site, since, until, kind=kind, run_id=run_id)
+        if run_id is None:
+            where += (" AND " if where else " WHERE ") + _NEWEST_OF_CAPTURE
         return self._query(
             f"SELECT * FROM records{where} ORDER BY fetched_at, rowid{self._limit(limit)}", params
         )
 
     def records_for(self, url: str) -> list[dict[str, Any]]:
-        """Every record of ``url`` (as fetched, or as its canonical URL), oldest first."""
+        """The records of ``url`` (as fetched, or as its canonical URL), oldest first: the newest of each
+        capture."""
         return self._query(
-            "SELECT * FROM records WHERE url = ? OR canonical_url = ? ORDER BY fetched_at, rowid", (url, url)
+            f"SELECT * FROM records WHERE (url = ? OR canonical_url = ?) AND {_NEWEST_OF_CAPTURE}"
+            " ORDER BY fetched_at, rowid", (url, url)
         )
 
     def latest_record(self, url: str) -> dict[str, Any] | None:

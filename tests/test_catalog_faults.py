@@ -253,3 +253,44 @@ def test_catalog_opened_for_writing_is_checked_at_once(tmp_path: Path) -> None:
         Catalog(data / "catalog.sqlite")
     with Catalog(data / "catalog.sqlite", readonly=True) as cat:   # a reader is not held up by the check
         assert cat.run("run1") is not None
+
+
+# --- records of a capture extracted again ------------------------------------------------------------------
+
+
+def test_reextracted_capture_is_listed_once(crawled: Path, site: RunningServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(crawled, data)
+    article = site.truth[0].url
+    before = cli("list", data=data).stdout.splitlines()
+    for _ in range(2):
+        proc = cli("reextract", "--workers", "1", data=data)
+        assert proc.returncode == 0, proc.stderr
+    after = cli("list", data=data).stdout.splitlines()
+    rows = [line for line in after if f"  {article}  " in line]
+    assert len(rows) == 1, after
+    assert len(after) == len(before)
+    # the same fetched_at as the crawl's record: whole seconds, whichever wrote it
+    assert [line.split()[0] for line in after] == [line.split()[0] for line in before]
+    versions = cli("show", article, "--versions", data=data)
+    assert "1 version(s)" in versions.stdout, versions.stdout
+    with Catalog(data / "catalog.sqlite", readonly=True) as cat:
+        runs = [r["run_id"] for r in cat.runs() if r["spider"] == "reextract"]
+        assert len(runs) == 2
+        newest = cat.records_for(article)
+        assert [r["run_id"] for r in newest] == [runs[0]]              # the newest extraction
+        assert len(cat.records(run_id=runs[1])) == len(before)         # a run's own records: all of them
+
+
+def test_record_fetched_at_is_kept_to_the_second(tmp_path: Path) -> None:
+    """Rows stored with microseconds (before) and in seconds (now) of one capture are one capture."""
+    loc = WarcLocation("crawl-1.warc.gz", 100, 50, "<urn:uuid:1>", None)
+    crawl = Record(run_id="run1", url=URL, fetched_at="2026-11-01T10:00:00Z", status=200, kind="article",
+                   warc=loc, title="t", authors=[])
+    again = Record(run_id="run2", url=URL, fetched_at="2026-11-01T10:00:00.176053Z", status=200, kind="article",
+                   warc=loc, title="t2", authors=[])
+    with Catalog(tmp_path / "catalog.sqlite") as cat:
+        cat.add_record(crawl, "r1.jsonl")
+        cat.add_record(again, "r2.jsonl")
+        [row] = cat.records()
+        assert row["id"] == again.id and row["fetched_at"] == "2026-11-01T10:00:00Z"
