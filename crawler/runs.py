@@ -148,13 +148,45 @@ def supervise(
 
 
 def _stop(proc: subprocess.Popen[bytes], grace: float) -> int:
-    """SIGTERM the crawl's process group (Scrapy closes cleanly), SIGKILL it after ``grace`` seconds."""
+    """SIGTERM the crawl's process group (Scrapy closes cleanly), SIGKILL it after ``grace`` seconds, and
+    with it every process under it: the processes of ``crawl --processes`` lead sessions of their own (the
+    parent relays the stop to them), so the group's SIGKILL alone would leave a stuck one running."""
     _signal_group(proc.pid, signal.SIGTERM)
     try:
         return proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
+        stragglers = _descendants(proc.pid)      # before the kill: then they are the init process's children
         _signal_group(proc.pid, signal.SIGKILL)
+        for pid in stragglers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass                            # it was in the group, or ended meanwhile
         return proc.wait()
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes under ``pid``, from ``/proc`` (none where there is no ``/proc``)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = [e.name for e in os.scandir("/proc") if e.name.isdigit()]
+    except OSError:
+        return []
+    for name in entries:
+        try:
+            stat = Path("/proc", name, "stat").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue                            # it ended meanwhile
+        fields = stat.rsplit(")", 1)[-1].split()   # after "pid (command)": state, ppid, ...
+        if len(fields) > 1 and fields[1].isdigit():
+            children.setdefault(int(fields[1]), []).append(int(name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

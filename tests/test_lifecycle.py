@@ -286,3 +286,42 @@ def test_a_dead_process_is_named_as_its_run_and_its_recovery_is_a_sentence(fresh
     assert "Recovered(" not in logs and "PosixPath(" not in logs
     for path in left_open:
         assert f"recovered {path}, left unfinished by an earlier crawl" in logs
+
+
+def test_a_stuck_crawl_in_two_processes_is_killed_whole_after_the_grace_period(fresh_site: Any,
+                                                                                tmp_path: Path) -> None:
+    """The scheduler's stop (crawler.runs: SIGTERM to the group, SIGKILL after the grace period) reached
+    only the parent of a ``--processes 2`` crawl at the SIGKILL: its processes lead sessions of their own,
+    so a stuck one lived on, holding its files, after the run was recorded as over."""
+    import psutil
+
+    from crawler.runs import _stop
+    from tests.test_partition import partition_children
+
+    site = fresh_site(articles=30)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("CRAWLER_DATA_DIR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "crawler.cli", "crawl", "news", "--seed", site.base_url + "/",
+                             "--data-dir", str(tmp_path / "data"), "--no-extract", "--processes", "2", *SLOW],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    children: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(partition_children(proc)) < 2:   # type: ignore[arg-type]
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        children = partition_children(proc)        # type: ignore[arg-type]
+        for child in children:
+            child.suspend()                        # stuck: it cannot answer the parent's stop
+        _stop(proc, grace=2.0)
+        psutil.wait_procs(children, timeout=10)
+        for child in children:
+            assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    finally:
+        for child in children:
+            if child.is_running():
+                child.kill()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
