@@ -43,11 +43,15 @@ def fetched(record: dict[str, Any]) -> datetime:
 
 
 def iter_records(data_dir: Path, *, site: str | None = None, since: datetime | None = None,
-                 kind: str | None = None) -> Iterator[dict[str, Any]]:
-    """The newest record of every capture, oldest capture first, filtered by host, time and kind."""
+                 kind: str | None = None, problems: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """The newest record of every capture, oldest capture first, filtered by host, time and kind.
+
+    With ``problems``, a line that is not a record (a writer killed mid-line, a damaged file) is described
+    there (file and line) and skipped, so the other records are still exported; without, it raises
+    ``RecordFileError``."""
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     for path in sorted((data_dir / "records").glob("*.jsonl")):
-        for record in iter_jsonl(path):
+        for record in (iter_jsonl(path) if problems is None else _lenient_jsonl(path, problems)):
             warc = record.get("warc") or {}
             key = (warc.get("filename"), warc.get("offset")) if warc else (record["url"], record["fetched_at"])
             latest[key] = record
@@ -56,6 +60,28 @@ def iter_records(data_dir: Path, *, site: str | None = None, since: datetime | N
               and (since is None or fetched(r) >= since)
               and (kind is None or r.get("kind") == kind)]
     yield from sorted(chosen, key=lambda r: (fetched(r), r["url"]))
+
+
+def _lenient_jsonl(path: Path, problems: list[str]) -> Iterator[dict[str, Any]]:
+    """``iter_jsonl``, but a bad line goes to ``problems`` and is skipped."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                cut = "" if line.endswith("\n") else " (unterminated last line: was the writer killed?)"
+                problems.append(f"{path}:{lineno}: not valid JSON{cut}: {exc}; skipped")
+                continue
+            try:
+                if not isinstance(obj, dict) or not isinstance(obj.get("url"), str):
+                    raise ValueError("no url")
+                fetched(obj)
+            except (KeyError, TypeError, ValueError):
+                problems.append(f"{path}:{lineno}: not a record (no url or no fetched_at time); skipped")
+                continue
+            yield obj
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], out: IO[str]) -> int:

@@ -263,3 +263,31 @@ def test_schedule_add_into_an_unwritable_data_dir(data_dir: str, capsys: pytest.
     argv = ["schedule", "add", "s", "news", "--every", "1h", "--seed", "http://127.0.0.1:1/", "--data-dir", data_dir]
     assert main(argv) == 2
     assert f"cannot write to data directory {data_dir}" in _one_error_line(capsys)
+
+
+def test_export_skips_and_reports_damaged_records_and_names_a_damaged_index(
+        replay_archive: ReplayArchive, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(replay_archive.data_dir, data, ignore=shutil.ignore_patterns("pywb"))
+    records = sorted((data / "records").glob("*.jsonl"))[-1]
+    good = sum(1 for line in records.read_text().splitlines() if line.strip())
+    with records.open("a") as fh:
+        fh.write('{"url": "http://x/", "fetched_at": "garbage"}\n[1]\n{"cut')    # a writer killed mid-line
+    out = tmp_path / "all.jsonl"
+    assert main(["export", "jsonl", "-o", str(out), "--data-dir", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert [f"{records}:{good + n}: " in err for n in (1, 2, 3)] == [True, True, True], err
+    assert err.count("crawler: bad record:") == 3, err
+    assert f"{records}:{good + 3}: not valid JSON (unterminated last line" in err
+    assert "exported" in err and out.exists()
+    wacz = tmp_path / "all.wacz"
+    assert main(["export", "wacz", str(wacz), "--data-dir", str(data)]) == 1
+    assert wacz.exists() and capsys.readouterr().err.count("crawler: bad record:") == 3
+    index = data / "index" / "index.cdxj"
+    index.write_text("garbage line\n" + index.read_text())
+    assert main(["export", "wacz", str(tmp_path / "again.wacz"), "--data-dir", str(data)]) == 1
+    line = _one_error_line(capsys)
+    assert "is damaged" in line and "crawler index --data-dir" in line

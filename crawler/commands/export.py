@@ -87,7 +87,8 @@ def run_records(args: argparse.Namespace) -> int:
         raise UsageError(f"no records in {args.data_dir} (crawl something first, or pass --data-dir)")
     if args.output:
         _check_output(args.output, args.data_dir)
-    records = iter_records(args.data_dir, site=args.site, since=since, kind=args.kind)
+    problems: list[str] = []
+    records = iter_records(args.data_dir, site=args.site, since=since, kind=args.kind, problems=problems)
 
     def write(out: Any) -> int:
         if args.export_format == "jsonl":
@@ -114,10 +115,12 @@ def run_records(args: argparse.Namespace) -> int:
                 raise
         except OSError as exc:
             raise CommandError(_os_error(exc, args.output)) from None
+    for problem in problems:
+        print(f"crawler: bad record: {problem}", file=sys.stderr)
     if n == 0:
         raise CommandError("nothing matched: no record of that site or time")
     print(f"exported {n} record(s)" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
-    return 0
+    return 1 if problems else 0
 
 
 def run_wacz(args: argparse.Namespace) -> int:
@@ -135,23 +138,31 @@ def run_wacz(args: argparse.Namespace) -> int:
         raise UsageError(f"the output file must end in .wacz: {args.output}")
     _check_output(args.output, args.data_dir)
     since_ts = since.strftime("%Y%m%d%H%M%S") if since else None
-    chosen = [line for line in read_index(index)
-              if (args.site is None or host_matches(line.url, args.site))
-              and (since_ts is None or line.timestamp >= since_ts)]
-    if not chosen:
-        raise CommandError("nothing matched: no capture of that site or time in the index")
-    originals = [orig for line in chosen if line.is_revisit
-                 for orig in lookup(index, line.url) if not orig.is_revisit and orig.digest == line.digest]
+    try:
+        chosen = [line for line in read_index(index)
+                  if (args.site is None or host_matches(line.url, args.site))
+                  and (since_ts is None or line.timestamp >= since_ts)]
+        if not chosen:
+            raise CommandError("nothing matched: no capture of that site or time in the index")
+        originals = [orig for line in chosen if line.is_revisit
+                     for orig in lookup(index, line.url) if not orig.is_revisit and orig.digest == line.digest]
+    except ValueError as exc:
+        # the index is made from the WARC files, which are untouched: rebuilding it loses nothing
+        raise CommandError(f"the index {index} is damaged ({exc}); rebuild it with "
+                           f"'crawler index --data-dir {args.data_dir}'") from None
+    problems: list[str] = []
     pages = [WaczPage(id=r["id"], url=r["url"], ts=r["fetched_at"], title=r.get("title"), text=r.get("text"))
-             for r in iter_records(args.data_dir, site=args.site, since=since, kind="article")] \
-        if (args.data_dir / "records").is_dir() else []
+             for r in iter_records(args.data_dir, site=args.site, since=since, kind="article", problems=problems)
+             if isinstance(r.get("id"), str)] if (args.data_dir / "records").is_dir() else []
+    for problem in problems:
+        print(f"crawler: bad record: {problem} (its page has no text in the WACZ)", file=sys.stderr)
     title = args.title or f"Web archive of {args.data_dir.resolve().name}" + (f": {args.site}" if args.site else "")
     try:
         result = write_wacz(args.output, args.data_dir, chosen + originals, pages, title=title,
                             software=f"newsarchiver-crawler {__version__}")
     except OSError as exc:
         raise CommandError(_os_error(exc, args.output)) from None
-    for problem in result.problems:
-        print(f"crawler: bad record: {problem}", file=sys.stderr)
+    for bad in result.problems:
+        print(f"crawler: bad record: {bad}", file=sys.stderr)
     print(f"wrote {result.path}: {result.captures} capture(s), {result.pages} page(s) with text")
-    return 1 if result.problems else 0
+    return 1 if result.problems or problems else 0
