@@ -291,3 +291,20 @@ def test_export_skips_and_reports_damaged_records_and_names_a_damaged_index(
     assert main(["export", "wacz", str(tmp_path / "again.wacz"), "--data-dir", str(data)]) == 1
     line = _one_error_line(capsys)
     assert "is damaged" in line and "crawler index --data-dir" in line
+
+
+def test_replay_names_a_damaged_index(replay_archive: ReplayArchive, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(replay_archive.data_dir, data, ignore=shutil.ignore_patterns("pywb"))
+    index = data / "index" / "index.cdxj"
+    lines = index.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if f'"{replay_archive.twice}"' in line)
+    lines.insert(at, lines[at].split(" ")[0] + " garbage\n")
+    index.write_text("".join(lines))
+    for verb in ("get", "list"):
+        assert main(["replay", verb, replay_archive.twice, "--data-dir", str(data)]) == 1
+        line = _one_error_line(capsys)
+        assert "is damaged" in line and "crawler index --data-dir" in line

@@ -83,7 +83,15 @@ def _captures(archive: Any, url: str) -> tuple[str, Any]:
             return candidate, archive.captures(candidate)
         except NotCaptured as exc:
             first = first or exc
+        except ValueError as exc:
+            raise CommandError(_damaged_index(archive, exc)) from None
     raise CommandError(str(first)) from None
+
+
+def _damaged_index(archive: Any, exc: ValueError) -> str:
+    # the index is made from the WARC files, which are untouched: rebuilding it loses nothing
+    return (f"the index {archive.index} is damaged ({exc}); rebuild it with "
+            f"'crawler index --data-dir {archive.data_dir}'")
 
 
 def _find(archive: Any, url: str, at: str | None) -> Any:
@@ -108,6 +116,8 @@ def run_get(args: argparse.Namespace) -> int:
         capture = archive.load(line)
     except CaptureError as exc:
         raise CommandError(f"cannot read the capture: {exc}") from exc
+    except ValueError as exc:           # a revisit's original is looked up in the index
+        raise CommandError(_damaged_index(archive, exc)) from None
     print(f"capture of {line.url} at {line.timestamp} ({line.filename} offset {line.offset})"
           + (f", revisit of {capture.original.timestamp}" if capture.original else ""), file=sys.stderr)
     out = sys.stdout.buffer
