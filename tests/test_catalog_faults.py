@@ -294,3 +294,53 @@ def test_record_fetched_at_is_kept_to_the_second(tmp_path: Path) -> None:
         cat.add_record(again, "r2.jsonl")
         [row] = cat.records()
         assert row["id"] == again.id and row["fetched_at"] == "2026-11-01T10:00:00Z"
+
+
+# --- crawler index and a leftover .open WARC file --------------------------------------------------------
+
+_WRITE_OPEN_WARC = """
+import os, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from archive.writer import HttpExchange, WarcWriter
+writer = WarcWriter(Path(sys.argv[1]), prefix="crawl", warcinfo={
+    "isPartOf": "run-killed", "description": "crawl run run-killed of spider news"})
+writer.write_exchange(HttpExchange(
+    url="http://a.example/", date=datetime(2026, 11, 1, tzinfo=UTC), method="GET", request_headers=[("Host", "a")],
+    request_body=b"", status=200, reason="OK", protocol="HTTP/1.1",
+    response_headers=[("Content-Type", "text/html")], body=b"<p>hi</p>"))
+writer._fh.flush()      # what a killed crawl leaves: the records written, the file never closed
+os._exit(0)
+"""
+
+
+def test_index_says_a_killed_crawls_open_warc_is_recovered_by_the_next_crawl(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    subprocess.run([sys.executable, "-c", _WRITE_OPEN_WARC, str(data / "warc")], check=True, timeout=60)
+    [left] = (data / "warc").iterdir()
+    assert left.name.endswith(".warc.gz.open")
+    code, out, err = run_cli(capsys, "index", "--data-dir", str(data))
+    assert code == 0, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"skipping {left.name}: left unfinished by an interrupted crawl" in err
+    assert f"'crawler crawl news --resume run-killed --data-dir {data}'" in err
+    assert "still being written" not in err
+
+
+def test_index_says_an_open_warc_of_a_running_crawl_is_still_being_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archive.writer import HttpExchange, WarcWriter
+
+    data = tmp_path / "data"
+    with WarcWriter(data / "warc", prefix="crawl") as writer:   # this process: alive
+        writer.write_exchange(HttpExchange(
+            url="http://a.example/", date=datetime(2026, 11, 1, tzinfo=UTC), method="GET", request_headers=[],
+            request_body=b"", status=200, reason="OK", protocol="HTTP/1.1", response_headers=[], body=b"x"))
+        path = writer.current_path
+        assert path is not None
+        code, out, err = run_cli(capsys, "index", "--data-dir", str(data))
+    assert code == 0, err
+    assert f"skipping {path.name}: still being written by a running crawl (process {os.getpid()})" in err

@@ -46,10 +46,8 @@ def run(args: argparse.Namespace) -> int:
         if not warc_dir.is_dir():
             raise UsageError(f"no WARC directory {warc_dir} (crawl something first, or pass --data-dir or WARC files)")
         paths = sorted(p for p in warc_dir.iterdir() if p.name.endswith((".warc.gz", ".warc", ".arc.gz")))
-        still_open = sorted(p.name for p in warc_dir.iterdir() if p.name.endswith(".open"))
-        if still_open:
-            print(f"crawler: skipping {len(still_open)} WARC file(s) still being written: "
-                  + ", ".join(still_open), file=sys.stderr)
+        for line in _unfinished(args.data_dir, sorted(p for p in warc_dir.iterdir() if p.name.endswith(".open"))):
+            print(f"crawler: skipping {line}", file=sys.stderr)
     scans = [scan_warc(p, index_filename(args.data_dir, p)) for p in paths]
     problems = [problem for scan in scans for problem in scan.problems]
     for problem in problems:
@@ -73,6 +71,51 @@ def run(args: argparse.Namespace) -> int:
         print(f"crawler: {len(problems)} bad record(s) skipped (listed above)", file=sys.stderr)
         return 1
     return 0
+
+
+def _run_of(path: Path) -> tuple[str, str] | None:
+    """(spider, run) of a WARC file of ours, from its warcinfo record (``isPartOf``, and ``description``
+    "crawl run RUN of spider NAME", crawler.storage), or None."""
+    from archive.reader import ArchiveError, iter_records
+
+    try:
+        first = next(iter_records(path), None)
+    except (ArchiveError, OSError):
+        return None
+    if first is None or first.rec_type != "warcinfo":
+        return None
+    fields = {}
+    for line in first.raw_payload.decode("utf-8", "replace").splitlines():
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    run, _, spider = fields.get("description", "").partition(" of spider ")
+    if not fields.get("ispartof") or not spider:
+        return None
+    return spider, fields["ispartof"]
+
+
+def _unfinished(data_dir: Path, paths: list[Path]) -> list[str]:
+    """Why each ``.open`` WARC file is skipped. Its name carries the writer's host and pid: a process of this
+    host with that pid still running is writing it; any other was left by a crawl that was killed, and only
+    the recovery at the start of the next crawl into this data directory closes it. The test is the
+    recovery's own (archive.writer.recover_open_files), so that the two never disagree."""
+    import socket
+
+    from archive.writer import _sanitize_name_part, _written_by_live_process
+
+    host = _sanitize_name_part(socket.gethostname())
+    lines = []
+    for path in paths:
+        if _written_by_live_process(path, host):
+            lines.append(f"{path.name}: still being written by a running crawl (process "
+                         f"{path.name.removesuffix('.warc.gz.open').rpartition('-')[2]}); index it once the crawl "
+                         "has closed it")
+            continue
+        spider, run = _run_of(path) or ("SPIDER", "RUN")
+        resume = f"'crawler crawl {spider} --resume {run} --data-dir {data_dir}'"
+        lines.append(f"{path.name}: left unfinished by an interrupted crawl (its writer is gone): {resume}, or any "
+                     "new crawl into this data directory, recovers it; then run 'crawler index' again")
+    return lines
 
 
 @contextmanager
