@@ -344,3 +344,27 @@ def test_index_says_an_open_warc_of_a_running_crawl_is_still_being_written(
         code, out, err = run_cli(capsys, "index", "--data-dir", str(data))
     assert code == 0, err
     assert f"skipping {path.name}: still being written by a running crawl (process {os.getpid()})" in err
+
+
+# --- bad options ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["index", "-o", "{tmp}"], "is a directory"),
+    (["index", "-o", "{tmp}/no/such/dir/index.cdxj"], "no directory"),
+    (["list", "--limit", "-1"], "--limit: must be 0 or more"),
+    (["runs", "--limit", "-5"], "--limit: must be 0 or more"),
+], ids=["index -o DIR", "index -o missing dir", "list --limit -1", "runs --limit -5"])
+def test_bad_options_are_one_line_exit_2(argv: list[str], needle: str, crawled: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    try:
+        code = main([*argv, "--data-dir", str(crawled)])
+    except SystemExit as exc:        # argparse's own errors
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = [line for line in err.strip().splitlines() if not line.startswith(("usage:", " "))]
+    assert len(lines) == 1 and needle in lines[0], err
+    assert list(tmp_path.iterdir()) == []

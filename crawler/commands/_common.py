@@ -47,6 +47,17 @@ def catalog_errors(data_dir: Path) -> Iterator[None]:
         raise CommandError(str(catalog_error(path, exc, "cannot read the catalog"))) from exc
 
 
+def count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more (``--limit``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def parse_setting(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip():

@@ -36,6 +36,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.check:
         return _check(args)
+    if args.output and args.output != "-":
+        output = Path(args.output)
+        if output.is_dir():
+            raise UsageError(f"--output {output} is a directory: give a file name, e.g. {output / 'index.cdxj'}")
+        if not output.parent.is_dir():
+            raise UsageError(f"--output {output}: no directory {output.parent}")
     warc_dir = args.data_dir / "warc"
     if args.warcs:
         missing = [str(p) for p in args.warcs if not p.exists()]

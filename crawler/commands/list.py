@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from crawler.commands._common import add_data_dir, catalog_errors
+from crawler.commands._common import add_data_dir, catalog_errors, count
 
 
 def register(sub: Any) -> None:
@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
     p.add_argument("--kind", choices=["article", "page"], help="only articles or only other pages")
     p.add_argument("--captures", action="store_true",
                    help="list every HTTP capture (robots.txt, redirects, errors too), not only records")
-    p.add_argument("--limit", type=int, default=None, metavar="N", help="at most N rows")
+    p.add_argument("--limit", type=count, default=None, metavar="N", help="at most N rows")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=run)
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crawler.commands._common import add_data_dir, catalog_errors, human_bytes
+from crawler.commands._common import add_data_dir, catalog_errors, count, human_bytes
 
 if TYPE_CHECKING:
     from archive.schedules import RunRow
@@ -16,7 +16,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("runs", help="list the runs of schedules", description=__doc__.split("\n")[0])
     p.add_argument("name", nargs="?", help="only the runs of this schedule")
     p.add_argument("--failed", action="store_true", help="only failed runs (and timeouts), with their errors")
-    p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N runs, newest first (default 50)")
+    p.add_argument("--limit", type=count, default=50, metavar="N", help="at most N runs, newest first (default 50)")
     add_data_dir(p)
     p.set_defaults(func=run)
 
