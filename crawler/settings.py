@@ -10,6 +10,7 @@ from crawler import __version__
 
 BOT_NAME = "newsarchiver"
 SPIDER_MODULES = ["spiders"]
+COMMANDS_MODULE = "crawler.scrapy_commands"  # scrapy crawl checks the spider's arguments first (see there)
 NEWSPIDER_MODULE = "spiders"
 
 # --- Politeness -------------------------------------------------------------------------------------
