@@ -178,8 +178,10 @@ class ArchiveStorage:
                 logger.error("could not index %s, which is not in the index: %s; the next crawl in this data "
                              "directory tries again (or run 'crawler index')", path, exc)
                 continue
-            logger.warning("indexed %s (%d captures): it was not in the index (its crawl could not write the "
-                           "index, e.g. on a full disk)", path.name, done.indexed)
+            # a file without captures never gets a line: it is scanned again by the next crawl, quietly
+            logger.log(logging.WARNING if done.indexed else logging.INFO,
+                       "indexed %s (%d captures): it was not in the index (its crawl could not write the "
+                       "index, e.g. on a full disk)", path.name, done.indexed)
             if self.crawler.stats is not None:
                 self.crawler.stats.inc_value("archive/indexed_at_start")
 
