@@ -1,16 +1,20 @@
 """The SQLite catalog: every capture, every record and every run, for lookup and listing.
 
-WAL mode; the schema version is ``PRAGMA user_version``. A catalog whose file or directory is not writable
-(a read-only mount, an archive copied off the crawl machine) is opened read-only: reads work, writes raise
-``CatalogError`` naming the file. A catalog opened for writing is checked first (``PRAGMA quick_check``, about
-a second per 300 MB of catalog) so that a damaged one stops a crawl at its start. Any SQLite error of a damaged catalog ("file is
-not a database", "database disk image is malformed") becomes a ``CatalogError`` that says how to rebuild it.
-Writes are buffered in memory and committed in one short transaction every ``batch_size`` rows, when the oldest buffered row is ``max_delay``
-seconds old (checked on the next write), on ``commit()`` and on ``close()``; reads see committed rows
-(a read first commits what this object has buffered). Rows buffered when the process dies are lost. Times are stored as fixed-width UTC strings
-(``2026-11-27T11:22:33.000000Z``) so that text order is time order, and returned in the public
-``2026-11-27T11:22:33Z`` form. Rows come back as plain dicts (``authors``, ``args``, ``stats``
-decoded from JSON).
+WAL mode; the schema version is ``PRAGMA user_version``. Writes are buffered in memory and committed in
+one short transaction every ``batch_size`` rows, when the oldest buffered row is ``max_delay`` seconds old
+(checked on the next write), on ``commit()`` and on ``close()``; reads see committed rows (a read first
+commits what this object has buffered). Rows buffered when the process dies are lost.
+
+A catalog whose file or directory is not writable (a read-only mount, an archive copied off the crawl
+machine) is opened read-only: reads work, writes raise ``CatalogError`` naming the file. One opened for
+writing is checked first (``PRAGMA quick_check``, about a second per 300 MB) so that a damaged catalog
+stops a crawl at its start. Any SQLite error of a damaged catalog ("file is not a database", "database
+disk image is malformed") becomes a ``CatalogError`` that says how to rebuild it.
+
+Times are stored as fixed-width UTC strings (``2026-11-27T11:22:33.000000Z``) so that text order is time
+order, and returned in the public ``2026-11-27T11:22:33Z`` form; a record's ``fetched_at`` is kept to the
+second, and a capture extracted more than once is read as its newest record. Rows come back as plain dicts
+(``authors``, ``args``, ``stats`` decoded from JSON).
 
 One connection is shared behind a lock (``check_same_thread=False``): the Scrapy side calls it from
 the reactor thread, the CLI from its main thread.
