@@ -149,7 +149,7 @@ def test_crawls_keep_the_index_a_rebuild_makes(fresh_site: Any, tmp_path: Path) 
     kept = index_path(data).read_text(encoding="utf-8")
     assert kept == rebuilt(data)
     logs = "".join(path.read_text(encoding="utf-8") for path in (data / "runs").glob("*.log"))
-    assert "recovered unfinished WARC file" in logs and "no index line while writing" not in logs
+    assert "left unfinished by an earlier crawl" in logs and "no index line while writing" not in logs
     lines = list(read_index(index_path(data)))
     assert {line.status for line in lines} >= {200, 301, 404}
     # 304s (empty block: no status) and unchanged 200s (identical payload digest)
