@@ -19,6 +19,7 @@ Times are stored in the catalog's fixed-width UTC form and returned as aware UTC
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
@@ -152,14 +153,25 @@ class ScheduleStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ScheduleStoreError(f"cannot create {self.path.parent}: {exc.strerror or exc}") from exc
+        self.readonly = self.path.is_file() and not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK))
         try:
+            if self.readonly:  # a read-only mount or file: the schedules can be listed, not changed
+                from archive.catalog import CatalogError, connect_readonly
+
+                try:
+                    self._db = connect_readonly(self.path)
+                except CatalogError as exc:
+                    raise ScheduleStoreError(str(exc)) from exc
+                self._db.row_factory = sqlite3.Row
+                return
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=60000")
             self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
         except sqlite3.DatabaseError as exc:
-            raise ScheduleStoreError(f"{self.path}: cannot open the schedules ({exc}); is it an SQLite catalog?") from exc
+            raise ScheduleStoreError(f"{self.path}: cannot open the schedules ({exc}); is it an SQLite catalog? "
+                                     "If it is damaged, move it aside: 'crawler schedule add' starts a new one") from exc
 
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> ScheduleStore:
@@ -167,6 +179,8 @@ class ScheduleStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self.readonly:
+            raise ScheduleStoreError(f"{self.path} is read-only: schedules can be listed here, not changed")
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:

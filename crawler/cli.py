@@ -89,6 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"crawler: error: {exc}", file=sys.stderr)
         return 1
+    except RuntimeError as exc:
+        from archive.catalog import CatalogError  # imported here: the catalog costs a fifth of a second
+        from archive.schedules import ScheduleStoreError
+
+        if not isinstance(exc, (CatalogError, ScheduleStoreError)):
+            raise
+        print(f"crawler: error: {exc}", file=sys.stderr)  # the catalog cannot be opened or read: it names the file
+        return 1
     except KeyboardInterrupt:
         print("crawler: interrupted", file=sys.stderr)
         return 130

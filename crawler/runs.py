@@ -58,6 +58,18 @@ def try_lock(data_dir: Path, schedule: str) -> int | None:
 
 def lock_is_held(data_dir: Path, schedule: str) -> bool:
     """True while a run of ``schedule`` (or a crawl it started) is alive."""
+    path = _lock_path(data_dir, schedule)
+    if not path.exists():
+        return False  # no run ever held it (and a read-only archive can be listed: nothing is created)
+    if not os.access(path, os.W_OK):
+        reader = os.open(path, os.O_RDONLY)  # a lock held elsewhere shows on a read-only descriptor too
+        try:
+            fcntl.flock(reader, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(reader)
+        return False
     fd = try_lock(data_dir, schedule)
     if fd is None:
         return True

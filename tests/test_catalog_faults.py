@@ -368,3 +368,24 @@ def test_bad_options_are_one_line_exit_2(argv: list[str], needle: str, crawled: 
     lines = [line for line in err.strip().splitlines() if not line.startswith(("usage:", " "))]
     assert len(lines) == 1 and needle in lines[0], err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_schedules_on_a_readonly_or_damaged_catalog(tmp_path: Path) -> None:
+    """`schedule list` reads a read-only archive; changing a schedule there, or any schedule verb on a damaged
+    catalog, is one line and a non-zero exit."""
+    data = tmp_path / "data"
+    assert cli("schedule", "add", "nightly", "news", "--seed", "http://127.0.0.1:9/", "--every", "1h",
+               data=data).returncode == 0
+    proc = readonly_cli(data, "schedule", "list")
+    assert proc.returncode == 0 and "nightly" in proc.stdout, proc.stderr
+    proc = readonly_cli(data, "schedule", "pause", "nightly")
+    assert proc.returncode != 0 and "read-only" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (data / "runs").exists()  # listing created nothing
+    for damage in (_garbage, _overwritten_mid_file):
+        broken = tmp_path / f"broken-{damage.__name__}"
+        shutil.copytree(data, broken)
+        damage(broken / "catalog.sqlite")
+        proc = cli("schedule", "list", data=broken)
+        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) <= 1, proc.stderr
+        if damage is _garbage:  # (overwritten pages may spare the few the schedules live in)
+            assert proc.returncode == 1 and "catalog.sqlite" in proc.stderr, proc.stderr

@@ -194,12 +194,23 @@ def run_resume(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from crawler.errors import CommandError
     from crawler.runs import lock_is_held
     from crawler.scheduler import Timing
 
     with _store(args) as store:
-        schedules = store.schedules()
-        last = {s.name: next(iter(store.runs(s.name, limit=1)), None) for s in schedules}
+        try:
+            schedules = store.schedules()
+            last = {s.name: next(iter(store.runs(s.name, limit=1)), None) for s in schedules}
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):  # a read-only catalog no schedule was ever added to has none
+                raise CommandError(f"{store.path}: cannot read the schedules ({exc})") from None
+            schedules, last = [], {}
+        except sqlite3.DatabaseError as exc:
+            raise CommandError(f"{store.path}: the catalog is damaged ({exc}); move it aside to start a new one "
+                               f"(the WARC files are untouched)") from None
     if not schedules:
         print(f"no schedules in {args.data_dir} (add one with 'crawler schedule add')")
         return 0
