@@ -108,14 +108,8 @@ class ExtractionPipeline:
         if self.max_size and len(item.html) > self.max_size:
             return self._too_large(item)
         headers = {k: v for k, v in item.headers}
-        args = (item.html, item.url, headers, self.engine)
-        try:
-            future = self.pool.schedule(_extract_in_worker, args=args, timeout=self.timeout)
-        except RuntimeError as exc:     # pebble: "Unexpected error within the Pool" (its workers were killed)
-            logger.warning("the extraction pool failed (%s); starting a new one", exc)
-            self.pool.stop()
-            self.pool = ProcessPool(max_workers=self.workers, initializer=_worker_init)
-            future = self.pool.schedule(_extract_in_worker, args=args, timeout=self.timeout)
+        future = self.pool.schedule(_extract_in_worker, args=(item.html, item.url, headers, self.engine),
+                                    timeout=self.timeout)
         stats = self.crawler.stats
         try:
             item.extraction = await asyncio.wrap_future(future)
