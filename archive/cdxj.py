@@ -641,7 +641,7 @@ def write_index(path: Path, lines: Iterable[CdxjLine], *, texts: Iterable[str] =
     + rename); returns the count."""
     texts = sorted({line.to_text() for line in lines} | set(texts))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=path.parent)
+    fd, tmp = _index_temp(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             for text in texts:
@@ -702,8 +702,27 @@ def _kept_texts(path: Path, dropped: set[str]) -> Iterator[str]:
                 yield text
 
 
-def _stream_merge(path: Path, dropped: set[str], new: list[str]) -> int:
+def _index_temp(path: Path) -> tuple[int, str]:
+    """A temp file beside the index to be renamed over it, readable as a file made with the process's umask
+    would be (mkstemp makes it 0600: a pywb or reader running as another user could not read the index)."""
     fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())
+    return fd, tmp
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask sets it, for every thread at once)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+def _stream_merge(path: Path, dropped: set[str], new: list[str]) -> int:
+    fd, tmp = _index_temp(path)
     count, last = 0, None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -262,3 +262,20 @@ def test_closing_a_file_merges_its_lines_into_the_index_in_order_and_replaces_it
     texts = index_path(data).read_text(encoding="utf-8").splitlines()
     assert len(texts) == 55 and texts == sorted(texts)
     assert [line.url for line in lookup(index_path(data), "http://c.example/p/3")] == ["http://c.example/p/3"]
+
+
+def test_the_index_is_readable_by_other_users_as_the_umask_allows(tmp_path: Path) -> None:
+    """The index is written through a temp file and renamed: mkstemp's 0600 made it unreadable to a pywb or
+    a reader running as another user."""
+    import os
+    import stat
+
+    from archive.cdxj import write_index
+
+    path = tmp_path / "index" / "index.cdxj"
+    old = os.umask(0o022)
+    try:
+        write_index(path, [], texts=["a,b)/ 20260101000000 {}"])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
