@@ -103,3 +103,6 @@ def test_robots_fetch_is_retried_on_its_own_schedule_only(tmp_path: Path) -> Non
     assert fetched(crawl) == set()
     assert "not crawling that host (RFC 9309)" in crawl.log
     assert crawl.server.hits("/robots.txt") == 2
+    # nothing but robots.txt was fetched: the crawl failed, and says why in one line
+    assert crawl.proc.returncode == 1
+    assert "crawler: error: nothing could be fetched: robots.txt kept answering with a server error" in crawl.proc.stderr

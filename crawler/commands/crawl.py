@@ -225,8 +225,17 @@ def execute(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any]
         print(f"crawler: interrupted; WARC files closed, nothing archived is lost. To continue: {again}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    if result.summary["pages_fetched"] == 0:
-        errors = sorted(k.rsplit("/", 1)[-1] for k in result.stats if k.startswith("downloader/exception_type_count/"))
+    robots = int(result.stats.get("robotstxt/response_count", 0))
+    if result.summary["pages_fetched"] - robots <= 0:
+        if robots and any(k.startswith("robotstxt/response_status_count/5") for k in result.stats):
+            raise CommandError("nothing could be fetched: robots.txt kept answering with a server error, which "
+                               "means crawl nothing (RFC 9309); try again later "
+                               f"(details in {result.log_file})")
+        if result.stats.get("robotstxt/forbidden"):
+            raise CommandError(f"nothing could be fetched: robots.txt forbids every page this crawl asked for "
+                               f"(details in {result.log_file})")
+        errors = sorted(k.rsplit("/", 1)[-1] for k in result.stats if k.startswith("downloader/exception_type_count/")
+                        and not k.endswith(".IgnoreRequest"))
         why = f" ({', '.join(errors)})" if errors else ""
         raise CommandError(f"nothing could be fetched{why}; is the site reachable? details in {result.log_file}")
     return 0
