@@ -78,6 +78,7 @@ def test_a_seed_with_credentials_is_refused_at_input(tmp_path: Path) -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "user name or password" in proc.stderr
+    assert not (tmp_path / "d").exists()  # refused before the data directory is made
 
 
 def test_an_entity_bomb_sitemap_is_unreadable_not_empty() -> None:

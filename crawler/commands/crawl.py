@@ -131,6 +131,7 @@ def _prepare_run(spider: str, args: argparse.Namespace, spider_kwargs: dict[str,
     before the arguments are known to be right."""
     from crawler.errors import UsageError
     from crawler.resume import load_run_args, run_processes, save_run_args
+    from crawler.runner import CrawlSetupError, load_spider
     from crawler.storage import new_run_id, prepare_data_dir
 
     resume = getattr(args, "resume", None)
@@ -155,6 +156,10 @@ def _prepare_run(spider: str, args: argparse.Namespace, spider_kwargs: dict[str,
     else:
         run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
     processes = _processes(settings)
+    try:  # the spider checks its arguments (seeds, dates, numbers) before the data directory is made
+        load_spider(spider, spider_kwargs)
+    except CrawlSetupError as exc:
+        raise UsageError(str(exc)) from None
     try:
         prepare_data_dir(args.data_dir)
         save_run_args(args.data_dir, run_id, spider, spider_kwargs, settings, processes)
