@@ -26,8 +26,10 @@ def summarize(stats: dict[str, Any]) -> dict[str, Any]:
     ignored = sum(v for k, v in stats.items() if k.startswith("downloader/exception_type_count/")
                   and k.endswith(("IgnoreRequest", "IgnoreRequestError")))
     errors = stats.get("log_count/ERROR", 0) + stats.get("downloader/exception_count", 0) - ignored
+    replayed = stats.get("resume/replayed", 0)  # a resumed run's pages read back from its WARC files, not fetched
     return {
-        "pages_fetched": stats.get("archive/responses", stats.get("response_received_count", 0)),
+        "pages_fetched": max(0, stats.get("archive/responses", stats.get("response_received_count", 0)) - replayed),
+        "replayed": replayed,
         "records": stats.get("archive/records", 0),
         "articles": stats.get("archive/articles", 0),
         "extraction_errors": stats.get("extract/errors", 0),

@@ -106,6 +106,7 @@ def test_resume_takes_the_runs_process_count_and_refuses_another(fresh_site: Any
     assert "(2 processes:" in resumed.out
     assert gets(site) == [], "a finished run, resumed, fetched pages again"
     assert len(captures(data)) == len(before)
+    assert "pages fetched: 0 " in resumed.out and "replayed from the archive: " in resumed.out
 
     # a state file written before it named the count: the partitions' logs tell it
     old = json.loads(state.read_text(encoding="utf-8"))

@@ -83,7 +83,8 @@ def print_summary(result: Any, out: Any = None) -> None:
           + (f" ({len(parts)} processes: runs {', '.join(parts)})" if parts else ""), file=out)
     print(
         f"  pages fetched: {s['pages_fetched']}   records: {s['records']}   articles: {s['articles']}   "
-        f"errors: {s['errors']}   bytes archived: {human_bytes(s['bytes_archived'])}",
+        f"errors: {s['errors']}   bytes archived: {human_bytes(s['bytes_archived'])}"
+        + (f"   replayed from the archive: {s['replayed']}" if s.get("replayed") else ""),
         file=out,
     )
     print(f"  WARC files:   {data_dir / 'warc'}", file=out)

@@ -231,7 +231,7 @@ def execute(spider: str, args: argparse.Namespace, spider_kwargs: dict[str, Any]
               file=sys.stderr)
         return EXIT_INTERRUPTED
     robots = int(result.stats.get("robotstxt/response_count", 0))
-    if result.summary["pages_fetched"] - robots <= 0:
+    if result.summary["pages_fetched"] - robots <= 0 and not result.summary.get("replayed"):
         if robots and any(k.startswith("robotstxt/response_status_count/5") for k in result.stats):
             raise CommandError("nothing could be fetched: robots.txt kept answering with a server error, which "
                                "means crawl nothing (RFC 9309); try again later "
