@@ -151,3 +151,21 @@ def demo_wget_warc(demo_site: RunningServer, tmp_path_factory: pytest.TempPathFa
     # wget exits 8 when some page answered with an error status (the site has 404/410 pages)
     assert proc.returncode in (0, 8), proc.stderr
     return directory / "site.warc.gz"
+
+
+# ----- a small disk: a 400 KiB tmpfs (needs root; skips elsewhere), for the disk-full tests -----
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 400 KiB tmpfs mounted in the test's folder: a disk that fills up after a few pages."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the disk-full test needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -14,54 +14,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from archive.catalog import Catalog
 from archive.cdxj import check_index, index_path
+from tests.test_partition import Finished, captures, crawl, finish, start
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
 
 
-# ----- helpers -------------------------------------------------------------------------------------------
-
-
-def start(*args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("CRAWLER_DATA_DIR", None)
-    return subprocess.Popen([sys.executable, "-m", "crawler.cli", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-@dataclass(frozen=True)
-class Finished:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def run_id(self) -> str:
-        """The run id named by the summary's first line: ``run RUN (news) finished: ...``."""
-        return self.out.split("run ", 1)[1].split()[0]
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 240) -> Finished:
-    out, err = proc.communicate(timeout=timeout)
-    return Finished(proc.returncode, out, err)
-
-
-def crawl(*args: str) -> Finished:
-    return finish(start("crawl", "news", *args))
-
-
-def captures(data_dir: Path) -> list[dict[str, Any]]:
-    with Catalog(data_dir / "catalog.sqlite") as catalog:
-        return catalog.captures()
+# ----- helpers: those of tests/test_partition.py ------------------------------------------------------
 
 
 def gets(site: Any) -> list[str]:
@@ -185,20 +148,6 @@ def test_sigterm_to_the_group_leaves_the_extraction_pool_working(fresh_site: Any
 
 
 # ----- a full disk, then --resume ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "small"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the disk-full test needs root")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def not_indexed(data_dir: Path) -> list[str]:
