@@ -229,23 +229,28 @@ def _wait_ready(server: RunningPywb, timeout: float) -> None:
 
 
 def _owns_listener(server: RunningPywb) -> bool:
-    """Whether our pywb process is alive and, where /proc tells (Linux), holds a listening TCP socket."""
+    """Whether our pywb process is alive and, where /proc tells (Linux), holds a listening TCP socket on its
+    port. False means "not (yet)": the readiness loop asks again."""
     if server.process.poll() is not None:
         return False
-    fd_dir = Path(f"/proc/{server.process.pid}/fd")
-    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    tables = [table for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")) if table.exists()]
+    if not tables:
+        return True                  # no /proc: alive is all we can tell
     try:
-        inodes = {os.readlink(fd)[8:-1] for fd in fd_dir.iterdir()
-                  if os.readlink(fd).startswith("socket:[")}
-        listening = set()
-        for table in tables:
-            if table.exists():
-                for row in table.read_text().splitlines()[1:]:
-                    fields = row.split()
-                    if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == server.port:
-                        listening.add(fields[9])
+        fds = list(Path(f"/proc/{server.process.pid}/fd").iterdir())
+        rows = [row.split() for table in tables for row in table.read_text().splitlines()[1:]]
     except OSError:
-        return True                  # no /proc (or a process gone meanwhile): alive is all we can tell
+        return False                 # the process went away meanwhile
+    inodes = set()
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue                 # closed meanwhile (pywb opens and closes files as it starts)
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    listening = {fields[9] for fields in rows
+                 if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == server.port}
     return bool(inodes & listening)
 
 
