@@ -41,6 +41,12 @@ logger = logging.getLogger(__name__)
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+def not_gzip_at_all(coding: str, body: bytes) -> bool:
+    """Whether a body labelled ``Content-Encoding: gzip`` (``coding``: the header's values joined) lacks the gzip
+    magic bytes: a server that forgot to compress; the crawl (and reextract after it) uses it as it is."""
+    return coding.strip().lower() in ("gzip", "x-gzip") and not body.startswith(_GZIP_MAGIC)
+
+
 def _inc(crawler: Crawler, key: str) -> None:
     if crawler.stats is not None:
         crawler.stats.inc_value(key)
@@ -135,7 +141,7 @@ class HttpCompressionMiddleware(_ScrapyCompression):
         except Exception as exc:  # gzip.BadGzipFile, zlib.error, brotli/zstd errors: no common base class
             coding = b", ".join(response.headers.getlist("Content-Encoding")).decode("latin-1")
             reason = f"{type(exc).__name__}: {exc}"[:200]
-            if coding.strip().lower() in ("gzip", "x-gzip") and not response.body.startswith(_GZIP_MAGIC):
+            if not_gzip_at_all(coding, response.body):
                 logger.warning("content decoding failed for %s: labelled Content-Encoding: %s but the body is "
                                "not gzip data (%s); used the body as it is (identity), archived as received",
                                response.url, coding, reason)

@@ -45,7 +45,6 @@ from archive.records import Record, TextEncoding, text_fingerprint
 from crawler.extraction import Extraction
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 16          # pages per pool task: one task's overhead is shared by many pages
 _WARC_NAME = re.compile(r"^[A-Za-z0-9._-]+\.warc(\.gz)?$")
 _ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
@@ -170,6 +169,7 @@ def as_crawled(page: Page) -> Crawled | None:
     from scrapy.http import Headers, TextResponse
     from scrapy.responsetypes import responsetypes
 
+    from crawler.redirects import not_gzip_at_all  # the crawl's own test
     from crawler.settings import DOWNLOAD_MAXSIZE  # what a crawl's HttpCompressionMiddleware decodes up to
     from spiders.seeds import BodyError, Kind, detect_kind
 
@@ -189,7 +189,7 @@ def as_crawled(page: Page) -> Crawled | None:
                 body = HttpCompressionMiddleware._decode(body, coding, DOWNLOAD_MAXSIZE)
         except Exception as exc:  # gzip.BadGzipFile, zlib.error, brotli/zstd errors, size: no common base
             label = b", ".join(codings).decode("latin-1")
-            if label.strip().lower() in ("gzip", "x-gzip") and not page.body.startswith(GZIP_MAGIC):
+            if not_gzip_at_all(label, page.body):
                 body = page.body                                   # not gzip at all: used as it is
             else:
                 if not labelled_html:
